@@ -1,0 +1,206 @@
+#include "fcgi/master.hpp"
+
+#include <fcgiapp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "common/log.hpp"
+#include "common/process.hpp"
+#include "docker/client.hpp"
+#include "fcgi/proctitle.hpp"
+#include "fcgi/worker.hpp"
+#include "lifecycle/sweep.hpp"
+#include "lifecycle/workspaces.hpp"
+#include "shm/segment.hpp"
+
+namespace berth::fcgi {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A worker that dies sooner than this after its start is restarted only after
+// the same delay, so a worker that cannot start does not spin the master.
+constexpr auto kRestartDelay = std::chrono::seconds(1);
+// How long stopping workers get before SIGKILL.
+constexpr auto kStopGrace = std::chrono::seconds(5);
+constexpr int kListenBacklog = 128;
+
+shm::SegmentOptions segmentOptions(const config::Config& config) {
+  return {config.segment, config.port_min, config.port_max};
+}
+
+// Creates the pool's segment. An existing segment whose pool is alive is an
+// error; one whose pool died is removed, which makes its containers orphans
+// for the sweep that follows.
+std::unique_ptr<shm::Segment> claimSegment(const config::Config& config) {
+  const std::string path = "/dev/shm/" + config.segment;
+  if (::access(path.c_str(), F_OK) == 0) {
+    auto stale = shm::Segment::open(segmentOptions(config));
+    const auto [pid, start_time] = stale->owner();
+    if (pid != 0 && processStartTime(pid) == start_time) {
+      throw shm::SegmentError("the segment " + config.segment +
+                              " belongs to a running berth pool (master pid " +
+                              std::to_string(pid) +
+                              "); stop that pool or set another `segment` in the config");
+    }
+    log::warning("removing the segment of a pool that died (master pid " + std::to_string(pid) +
+                 "); its containers are orphans now");
+    stale.reset();
+    shm::Segment::remove(config.segment);
+  }
+
+  auto segment = shm::Segment::create(segmentOptions(config));
+  segment->setOwner(getpid(), processStartTime(getpid()));
+  return segment;
+}
+
+pid_t startWorker(int index, int listen_fd, const config::Config& config,
+                  const sigset_t& original_mask) {
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error(std::string("fork failed: ") + std::strerror(errno));
+    return -1;
+  }
+  if (pid == 0) {
+    sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+    runWorker(index, listen_fd, config);
+  }
+  log::info("started worker " + std::to_string(index) + " pid=" + std::to_string(pid));
+  return pid;
+}
+
+struct Worker {
+  int index;
+  Clock::time_point started;
+};
+
+void stopWorkers(std::map<pid_t, Worker>& workers) {
+  for (const auto& [pid, worker] : workers) ::kill(pid, SIGTERM);
+
+  const auto deadline = Clock::now() + kStopGrace;
+  while (!workers.empty() && Clock::now() < deadline) {
+    const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+    if (pid > 0) {
+      workers.erase(pid);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  for (const auto& [pid, worker] : workers) {
+    log::warning("worker " + std::to_string(worker.index) + " did not stop; sending SIGKILL");
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  workers.clear();
+}
+
+// Destroys every container of the pool with one list call and removes the
+// segment: a pool that stops ends all of its sessions.
+void endAllSessions(const config::Config& config, docker::Client& docker) {
+  try {
+    lifecycle::sweep(config, nullptr, docker, false);
+  } catch (const docker::Error& error) {
+    log::error(std::string("removing the pool's containers failed; the next sweep removes them: ") +
+               error.what());
+  }
+  shm::Segment::remove(config.segment);
+}
+
+std::string describeExit(int status) {
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+}  // namespace
+
+int runMaster(const config::Config& config) {
+  setProcessTitle("berth: master");
+
+  // The master takes its signals with sigtimedwait; workers restore the mask.
+  sigset_t handled;
+  sigset_t original_mask;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGTERM);
+  sigaddset(&handled, SIGINT);
+  sigaddset(&handled, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &handled, &original_mask);
+  signal(SIGPIPE, SIG_IGN);
+
+  docker::Client docker(docker::ClientOptions{config.docker_socket, 2000,
+                                              config.docker_timeout * 1000L});
+  std::unique_ptr<shm::Segment> segment;
+  try {
+    segment = claimSegment(config);
+    lifecycle::sweep(config, nullptr, docker, false);
+  } catch (const std::exception& error) {
+    log::error(std::string("cannot start the pool: ") + error.what());
+    return 1;
+  }
+
+  if (FCGX_Init() != 0) {
+    log::error("FCGX_Init failed");
+    return 1;
+  }
+  const int listen_fd = FCGX_OpenSocket(config.listen.c_str(), kListenBacklog);
+  if (listen_fd < 0) {
+    log::error("cannot listen on " + config.listen + ": " + std::strerror(errno));
+    shm::Segment::remove(config.segment);
+    return 1;
+  }
+  ::chmod(config.listen.c_str(), static_cast<mode_t>(config.socket_mode));
+
+  const int count =
+      config.workers > 0 ? config.workers : static_cast<int>(std::thread::hardware_concurrency());
+  log::info("pool starting: listen=" + config.listen + " segment=" + config.segment +
+            " workers=" + std::to_string(count) + " threads=" + std::to_string(config.threads) +
+            " ports=" + std::to_string(config.port_min) + "-" + std::to_string(config.port_max));
+
+  std::map<pid_t, Worker> workers;
+  for (int index = 1; index <= std::max(count, 1); ++index) {
+    const pid_t pid = startWorker(index, listen_fd, config, original_mask);
+    if (pid > 0) workers[pid] = Worker{index, Clock::now()};
+  }
+
+  const timespec tick{1, 0};
+  while (true) {
+    siginfo_t info;
+    const int signal_number = sigtimedwait(&handled, &info, &tick);
+    if (signal_number == SIGTERM || signal_number == SIGINT) {
+      log::info(std::string("pool stopping on ") + strsignal(signal_number));
+      break;
+    }
+
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      const auto found = workers.find(pid);
+      if (found == workers.end()) continue;
+      const Worker dead = found->second;
+      workers.erase(found);
+      log::error("worker " + std::to_string(dead.index) + " pid=" + std::to_string(pid) + " " +
+                 describeExit(status) + "; restarting it");
+      if (Clock::now() - dead.started < kRestartDelay) std::this_thread::sleep_for(kRestartDelay);
+      const pid_t replacement = startWorker(dead.index, listen_fd, config, original_mask);
+      if (replacement > 0) workers[replacement] = Worker{dead.index, Clock::now()};
+    }
+  }
+
+  stopWorkers(workers);
+  ::close(listen_fd);
+  ::unlink(config.listen.c_str());
+  segment.reset();
+  endAllSessions(config, docker);
+  log::info("pool stopped");
+  return 0;
+}
+
+}  // namespace berth::fcgi
