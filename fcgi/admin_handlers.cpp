@@ -1,5 +1,6 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <unistd.h>
 
 #include "auth/credentials.hpp"
 #include "common/log.hpp"
@@ -119,6 +120,11 @@ Response handleHealth(const Request&, Context& context) {
     return problem(503, "engine-unavailable", "Docker engine unavailable", error.what());
   }
 
+  if (::access(("/dev/shm/" + context.config.segment).c_str(), F_OK) != 0) {
+    return problem(503, "segment-missing", "Shared state missing",
+                   "/dev/shm/" + context.config.segment +
+                       " was removed; the pool restarts its workers with a new segment");
+  }
   const auto problems = context.segment.consistencyProblems();
   if (!problems.empty()) {
     return problem(503, "segment-inconsistent", "Shared state inconsistent", problems.front());

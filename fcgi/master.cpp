@@ -103,16 +103,30 @@ void stopWorkers(std::map<pid_t, Worker>& workers) {
   workers.clear();
 }
 
-// Destroys every container of the pool with one list call and removes the
-// segment: a pool that stops ends all of its sessions.
-void endAllSessions(const config::Config& config, docker::Client& docker) {
+// Removes every container of the pool with one list call. A failure is
+// logged and left to the next `berth sweep`, which finds the same orphans.
+void removeOrphans(const config::Config& config, docker::Client& docker) {
   try {
     lifecycle::sweep(config, nullptr, docker, false);
   } catch (const docker::Error& error) {
     log::error(std::string("removing the pool's containers failed; the next sweep removes them: ") +
                error.what());
   }
-  shm::Segment::remove(config.segment);
+}
+
+// The inode of the segment file, or 0 when it is missing.
+ino_t segmentInode(const config::Config& config) {
+  struct stat info {};
+  if (::stat(("/dev/shm/" + config.segment).c_str(), &info) != 0) return 0;
+  return info.st_ino;
+}
+
+void startWorkers(int count, int listen_fd, const config::Config& config,
+                  const sigset_t& original_mask, std::map<pid_t, Worker>& workers) {
+  for (int index = 1; index <= count; ++index) {
+    const pid_t pid = startWorker(index, listen_fd, config, original_mask);
+    if (pid > 0) workers[pid] = Worker{index, Clock::now()};
+  }
 }
 
 std::string describeExit(int status) {
@@ -140,11 +154,11 @@ int runMaster(const config::Config& config) {
   std::unique_ptr<shm::Segment> segment;
   try {
     segment = claimSegment(config);
-    lifecycle::sweep(config, nullptr, docker, false);
   } catch (const std::exception& error) {
     log::error(std::string("cannot start the pool: ") + error.what());
     return 1;
   }
+  removeOrphans(config, docker);
 
   if (FCGX_Init() != 0) {
     log::error("FCGX_Init failed");
@@ -165,10 +179,8 @@ int runMaster(const config::Config& config) {
             " ports=" + std::to_string(config.port_min) + "-" + std::to_string(config.port_max));
 
   std::map<pid_t, Worker> workers;
-  for (int index = 1; index <= std::max(count, 1); ++index) {
-    const pid_t pid = startWorker(index, listen_fd, config, original_mask);
-    if (pid > 0) workers[pid] = Worker{index, Clock::now()};
-  }
+  startWorkers(std::max(count, 1), listen_fd, config, original_mask, workers);
+  ino_t inode = segmentInode(config);
 
   const timespec tick{1, 0};
   while (true) {
@@ -177,6 +189,26 @@ int runMaster(const config::Config& config) {
     if (signal_number == SIGTERM || signal_number == SIGINT) {
       log::info(std::string("pool stopping on ") + strsignal(signal_number));
       break;
+    }
+
+    // Workers keep a removed segment mapped and would go on serving sessions
+    // that no other process can see; start over with a new segment instead.
+    if (segmentInode(config) != inode) {
+      log::error("the segment /dev/shm/" + config.segment +
+                 " was removed or replaced; its sessions are lost, restarting the workers "
+                 "with a new segment");
+      stopWorkers(workers);
+      segment.reset();
+      try {
+        segment = claimSegment(config);
+      } catch (const std::exception& error) {
+        log::error(std::string("cannot recreate the segment: ") + error.what());
+        break;
+      }
+      removeOrphans(config, docker);
+      inode = segmentInode(config);
+      startWorkers(std::max(count, 1), listen_fd, config, original_mask, workers);
+      continue;
     }
 
     int status = 0;
@@ -198,7 +230,8 @@ int runMaster(const config::Config& config) {
   ::close(listen_fd);
   ::unlink(config.listen.c_str());
   segment.reset();
-  endAllSessions(config, docker);
+  removeOrphans(config, docker);
+  shm::Segment::remove(config.segment);
   log::info("pool stopped");
   return 0;
 }

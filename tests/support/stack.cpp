@@ -314,6 +314,16 @@ std::string Stack::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(nginx_port_) + path;
 }
 
+int Stack::runBerth(const std::string& command, std::string* output) const {
+  const std::string output_path = dir_ + "/command.log";
+  const int status = shell(berthBinary() + " " + command + " --config " + config_path_ + " >" +
+                           output_path + " 2>&1");
+  const std::string text = readFile(output_path);
+  if (output != nullptr) *output = text;
+  std::fprintf(stderr, "berth %s (exit %d):\n%s", command.c_str(), status, text.c_str());
+  return status;
+}
+
 std::string Stack::berthLog() const { return readFile(dir_ + "/berth.log"); }
 
 std::vector<docker::Container> Stack::containers() const {

@@ -48,6 +48,10 @@ class Stack {
   pid_t berthPid() const { return berth_pid_; }
   std::string berthLog() const;
 
+  // Runs `berth COMMAND --config CONFIG` and returns its exit status; its
+  // output goes to `output` when given.
+  int runBerth(const std::string& command, std::string* output = nullptr) const;
+
   // Every container of this stack's pool, as the engine lists it.
   std::vector<docker::Container> containers() const;
 
