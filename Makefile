@@ -43,7 +43,7 @@ image:
 # Every test, unit and integration; integration tests need a running dockerd
 # and fail with instructions when it is missing.
 test: $(BUILD)/berth $(BUILD)/berth_tests image
-	BERTH_BINARY=$(abspath $(BUILD)/berth) $(BUILD)/berth_tests $(GTEST_ARGS)
+	scripts/run-tests.sh $(BUILD)
 
 unit-test: $(BUILD)/berth_tests
 	$(BUILD)/berth_tests --gtest_filter='-Integration*:Docker*:System*'
@@ -55,7 +55,7 @@ sweep:
 	scripts/demo-sweep.sh
 
 bench: $(BUILD)/berth image
-	bench/login_latency.sh
+	bench/run.sh
 
 format:
 	clang-format -i $(APP_SRC) cli/main.cpp $(wildcard */*.hpp) $(TEST_SRC)
