@@ -71,7 +71,9 @@ struct ClientOptions {
 
 // A Docker Engine API client over the unix socket (libcurl, RapidJSON).
 // One Client per thread: it owns one curl easy handle and keeps the
-// connection open between calls. Every method throws Error on failure.
+// connection open between calls. Every method throws Error on failure, and
+// std::invalid_argument for an empty id, an empty label filter or a host
+// port without a container port, which are caller bugs.
 class Client {
  public:
   explicit Client(ClientOptions options);
@@ -80,7 +82,7 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // Calls GET /_ping and picks the API version: the engine's, capped at the
-  // newest version berth was written for (1.43). Called by the first other
+  // newest version berth was written for (1.47). Called by the first other
   // call when not called before. Returns the version, e.g. "1.41".
   std::string ping();
 
