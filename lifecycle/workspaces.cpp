@@ -21,7 +21,7 @@ constexpr int kMaxPortAttempts = 16;
 constexpr auto kWaitInterval = std::chrono::milliseconds(20);
 // How often a readiness probe runs, and how often the container's state is
 // checked between probes so that a container that exits fails the login early.
-constexpr auto kProbeInterval = std::chrono::milliseconds(25);
+constexpr auto kProbeInterval = std::chrono::milliseconds(10);
 constexpr auto kStateCheckInterval = std::chrono::milliseconds(1000);
 
 std::string describe(const shm::Session& session) {
