@@ -34,6 +34,11 @@ $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c -o $@ $<
 
+# A test-only LD_PRELOAD library that injects faults the tests need.
+$(BUILD)/libberth_faults.so: tests/support/fault_preload.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
 deps:
 	scripts/deps.sh
 
@@ -42,7 +47,7 @@ image:
 
 # Every test, unit and integration; integration tests need a running dockerd
 # and fail with instructions when it is missing.
-test: $(BUILD)/berth $(BUILD)/berth_tests image
+test: $(BUILD)/berth $(BUILD)/berth_tests $(BUILD)/libberth_faults.so image
 	scripts/run-tests.sh $(BUILD)
 
 unit-test: $(BUILD)/berth_tests
@@ -56,6 +61,15 @@ sweep:
 
 bench: $(BUILD)/berth image
 	bench/run.sh
+
+# Install the binary, systemd units, sysusers.d/tmpfiles.d entries, nginx
+# site and example config under DESTDIR and PREFIX; scripts/install.sh lists
+# every path. Starts nothing. INSTALL_BINARY names a berth built elsewhere,
+# so that installing it needs no compiler.
+INSTALL_BINARY ?= $(BUILD)/berth
+
+install: $(INSTALL_BINARY)
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' scripts/install.sh '$(INSTALL_BINARY)'
 
 format:
 	clang-format -i $(APP_SRC) cli/main.cpp $(wildcard */*.hpp) $(TEST_SRC)

@@ -109,5 +109,33 @@ TEST(IntegrationPorts, ForeignListenerPortIsSkipped) {
   EXPECT_EQ(http("GET", stringMember(parseJson(response.body), "url")).status, 200);
 }
 
+TEST(IntegrationPorts, EngineRefusedPortIsReplaced) {
+  const std::string library = faultLibrary();
+  ASSERT_EQ(::access(library.c_str(), R_OK), 0) << library << " is missing; run make test";
+  StackOptions options;
+  // berth's probe finds every port free, so Docker itself refuses the ports
+  // that another process holds, as when a process takes a port between the
+  // probe and the start.
+  options.berth_environment = {"LD_PRELOAD=" + library, "BERTH_TEST_PROBE_SEES_FREE=1"};
+  Stack stack(options);
+  Listener first(stack.portMin());
+  Listener second(static_cast<std::uint16_t>(stack.portMin() + 1));
+  ASSERT_TRUE(first.bound());
+  ASSERT_TRUE(second.bound());
+
+  const HttpResponse response = login(stack, "alice", "alice-pass");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const unsigned port = uintMember(parseJson(response.body), "port");
+  EXPECT_EQ(port, stack.portMin() + 2u);
+  EXPECT_EQ(http("GET", stringMember(parseJson(response.body), "url")).status, 200);
+
+  // Each refused start removed its half-made container.
+  const auto containers = stack.containers();
+  ASSERT_EQ(containers.size(), 1u);
+  EXPECT_EQ(containers[0].host_port, port);
+  EXPECT_NE(stack.berthLog().find("engine refused the port binding"), std::string::npos)
+      << stack.berthLog();
+}
+
 }  // namespace
 }  // namespace berth::testing

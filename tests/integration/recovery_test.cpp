@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <dirent.h>
 #include <fstream>
 #include <random>
@@ -65,6 +67,74 @@ void expectPoolMatchesSessions(const Stack& stack, shm::Segment& segment) {
   std::set<std::string> pool_containers;
   for (const auto& container : stack.containers()) pool_containers.insert(container.id);
   EXPECT_EQ(pool_containers, session_containers);
+}
+
+std::string readFileText(const std::string& path) {
+  std::ifstream file(path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// A temporary folder removed with its files on scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/berth-hold-lock-XXXXXX";
+    if (::mkdtemp(name) != nullptr) path_ = name;
+  }
+  ~TempDir() {
+    if (!path_.empty()) shell("rm -rf '" + path_ + "'");
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(IntegrationRecovery, WorkerKilledHoldingLockPoolStillServes) {
+  const std::string library = faultLibrary();
+  ASSERT_EQ(::access(library.c_str(), R_OK), 0) << library << " is missing; run make test";
+  TempDir trigger_dir;
+  ASSERT_FALSE(trigger_dir.path().empty());
+  const std::string trigger = trigger_dir.path() + "/hold-lock";
+
+  StackOptions options;
+  options.users.push_back({"carol", "carol-pass"});
+  options.berth_environment = {"LD_PRELOAD=" + library, "BERTH_TEST_HOLD_LOCK=" + trigger};
+  Stack stack(options);
+  ASSERT_EQ(login(stack, "alice", "alice-pass").status, 200);
+  auto segment = openSegment(stack);
+  const auto recoveries_before = segment->recoveries();
+
+  // With the trigger file present, the next unlock in any worker becomes a
+  // hold: bob's login takes the lock in some worker, which then keeps it.
+  { std::ofstream(trigger) << "hold\n"; }
+  HttpResponse bob;
+  std::thread request([&] { bob = login(stack, "bob", "bob-pass"); });
+  pid_t holder = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (holder == 0 && Clock::now() < deadline) {
+    holder = static_cast<pid_t>(std::atoi(readFileText(trigger + ".pid").c_str()));
+    if (holder == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto workers = workerPids(stack.berthPid());
+  const bool holder_is_worker = std::find(workers.begin(), workers.end(), holder) != workers.end();
+  if (holder > 0) ::kill(holder, SIGKILL);
+  request.join();
+  ASSERT_GT(holder, 0) << "no worker kept the lock";
+  EXPECT_TRUE(holder_is_worker) << "pid " << holder << " is not a worker of the pool";
+
+  // The next request is served and the tables are consistent.
+  const HttpResponse carol = login(stack, "carol", "carol-pass");
+  EXPECT_EQ(carol.status, 200) << carol.body << carol.error;
+  EXPECT_EQ(segment->recoveries(), recoveries_before + 1);
+  EXPECT_TRUE(segment->consistencyProblems().empty());
+  EXPECT_EQ(http("GET", stack.url("/healthz")).status, 200);
+
+  // Bob's login died with the worker; a sweep reclaims what it left.
+  EXPECT_EQ(stack.runBerth("sweep"), 0);
+  expectPoolMatchesSessions(stack, *segment);
 }
 
 TEST(IntegrationRecovery, LockHolderKilledPoolStillServes) {

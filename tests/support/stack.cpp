@@ -69,13 +69,15 @@ std::uint16_t freePort() {
   return ntohs(address.sin_port);
 }
 
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path,
+            const std::vector<std::string>& environment = {}) {
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(log, STDOUT_FILENO);
     ::dup2(log, STDERR_FILENO);
+    for (const auto& variable : environment) ::putenv(const_cast<char*>(variable.c_str()));
     std::vector<char*> args;
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
@@ -199,6 +201,11 @@ std::uint16_t findFreePortRange(int count) {
   throw std::runtime_error("no run of free loopback ports found");
 }
 
+std::string faultLibrary() {
+  const std::string binary = berthBinary();
+  return binary.substr(0, binary.rfind('/')) + "/libberth_faults.so";
+}
+
 int shell(const std::string& command) {
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -248,7 +255,8 @@ Stack::Stack(StackOptions options) : options_(std::move(options)) {
 }
 
 void Stack::startBerth() {
-  berth_pid_ = spawn({berthBinary(), "serve", "--config", config_path_}, dir_ + "/berth.log");
+  berth_pid_ = spawn({berthBinary(), "serve", "--config", config_path_}, dir_ + "/berth.log",
+                     options_.berth_environment);
 }
 
 void Stack::startNginx() {

@@ -24,6 +24,7 @@ struct StackOptions {
   int workers = 2;
   int threads = 8;
   std::string extra_config;  // more `key = value` lines
+  std::vector<std::string> berth_environment;  // more "NAME=value" for `berth serve`
 };
 
 // A private berth stack for one test: a temporary folder with htpasswd, admin
@@ -43,6 +44,7 @@ class Stack {
   const std::string& segment() const { return segment_; }
   const std::string& adminToken() const { return admin_token_; }
   const std::string& configPath() const { return config_path_; }
+  const std::string& dir() const { return dir_; }
   std::uint16_t portMin() const { return port_min_; }
   std::uint16_t portMax() const { return port_max_; }
   pid_t berthPid() const { return berth_pid_; }
@@ -99,6 +101,10 @@ docker::Client& testDocker();
 
 // Returns the first port of `count` consecutive loopback ports that are free.
 std::uint16_t findFreePortRange(int count);
+
+// The path of the test-only fault library (tests/support/fault_preload.c),
+// built next to the berth binary.
+std::string faultLibrary();
 
 // Runs a command through /bin/sh and returns its exit status.
 int shell(const std::string& command);
