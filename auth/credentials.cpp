@@ -21,8 +21,7 @@ bool hashMatches(const std::string& hash, std::string_view password) {
   const std::string phrase(password);
   const char* result = crypt_r(phrase.c_str(), hash.c_str(), &data);
   if (result == nullptr || result[0] == '*') return false;
-  return std::strlen(result) == hash.size() &&
-         CRYPTO_memcmp(result, hash.data(), hash.size()) == 0;
+  return std::strlen(result) == hash.size() && CRYPTO_memcmp(result, hash.data(), hash.size()) == 0;
 }
 
 bool isBcrypt(const std::string& hash) {

@@ -115,8 +115,8 @@ int sweep(const std::vector<std::string>& args) {
 
   try {
     auto segment = openLiveSegment(*config);
-    docker::Client docker(docker::ClientOptions{config->docker_socket, 2000,
-                                                config->docker_timeout * 1000L});
+    docker::Client docker(
+        docker::ClientOptions{config->docker_socket, 2000, config->docker_timeout * 1000L});
     const auto report = lifecycle::sweep(*config, segment.get(), docker, options->dry_run);
     return report.errors == 0 ? 0 : 1;
   } catch (const std::exception& error) {
@@ -141,8 +141,8 @@ int list(const std::vector<std::string>& args) {
       std::fprintf(stderr, "berth: no pool is running with segment %s\n", config->segment.c_str());
       return 1;
     }
-    std::printf("%-20s %-6s %-9s %-12s %-20s %s\n", "USER", "PORT", "STATE", "CONTAINER",
-                "CREATED", "LAST SEEN");
+    std::printf("%-20s %-6s %-9s %-12s %-20s %s\n", "USER", "PORT", "STATE", "CONTAINER", "CREATED",
+                "LAST SEEN");
     for (const auto& session : segment->list()) {
       std::printf("%-20s %-6u %-9s %-12s %-20s %s\n", session.user.c_str(), session.port,
                   shm::stateName(session.state), session.container_id.substr(0, 12).c_str(),
@@ -159,9 +159,10 @@ int reap(const std::vector<std::string>& args) {
   const auto options = parseOptions(args, false);
   if (!options) return 2;
   if (options->help || options->positional.size() != 1) {
-    std::fputs("usage: berth reap USER [--config PATH]\n\n"
-               "Destroys USER's session and container, as a logout does.\n",
-               options->help ? stdout : stderr);
+    std::fputs(
+        "usage: berth reap USER [--config PATH]\n\n"
+        "Destroys USER's session and container, as a logout does.\n",
+        options->help ? stdout : stderr);
     return options->help ? 0 : 2;
   }
   const auto config = loadConfig(*options);
@@ -178,8 +179,8 @@ int reap(const std::vector<std::string>& args) {
       std::fprintf(stderr, "berth: user %s has no session\n", options->positional[0].c_str());
       return 1;
     }
-    docker::Client docker(docker::ClientOptions{config->docker_socket, 2000,
-                                                config->docker_timeout * 1000L});
+    docker::Client docker(
+        docker::ClientOptions{config->docker_socket, 2000, config->docker_timeout * 1000L});
     lifecycle::Workspaces workspaces(*config, *segment, docker);
     workspaces.destroy(*session);
     std::printf("destroyed the session of %s (port %u)\n", session->user.c_str(), session->port);

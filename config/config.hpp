@@ -25,7 +25,7 @@ struct Config {
   int workers = 0;                // worker processes; 0 = number of cores
   int threads = 8;                // request threads per worker
   std::uint16_t port_min = 8000;
-  std::uint16_t port_max = 9000;  // inclusive
+  std::uint16_t port_max = 9000;           // inclusive
   std::string bind_address = "127.0.0.1";  // host address containers publish on
   std::string public_host = "127.0.0.1";   // host name put into the workspace URL
   std::string image = "berth/workspace:latest";

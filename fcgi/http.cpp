@@ -75,8 +75,8 @@ Response jsonResponse(int status, std::string json) {
   return response;
 }
 
-Response problem(int status, std::string_view type, std::string_view title,
-                 std::string_view detail, std::string_view field) {
+Response problem(int status, std::string_view type, std::string_view title, std::string_view detail,
+                 std::string_view field) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   const std::string type_uri = "urn:berth:problem:" + std::string(type);
@@ -110,7 +110,7 @@ std::optional<std::map<std::string, std::string>> parseForm(std::string_view bod
       const auto equals = pair.find('=');
       auto key = decodeFormComponent(pair.substr(0, equals));
       auto value = decodeFormComponent(equals == std::string_view::npos ? std::string_view()
-                                                                         : pair.substr(equals + 1));
+                                                                        : pair.substr(equals + 1));
       if (!key || !value) return std::nullopt;
       fields.emplace(std::move(*key), std::move(*value));
     }
@@ -122,26 +122,46 @@ std::optional<std::map<std::string, std::string>> parseForm(std::string_view bod
 
 const char* reasonPhrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 303: return "See Other";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 303:
+      return "See Other";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 

@@ -20,7 +20,6 @@ struct Request {
   std::string content_type;
   std::string cookie;         // HTTP_COOKIE
   std::string authorization;  // HTTP_AUTHORIZATION
-  std::string accept;         // HTTP_ACCEPT
   std::string body;
   std::string remote_address;
 
@@ -46,8 +45,8 @@ Response jsonResponse(int status, std::string json);
 // An RFC 9457 problem+json response. `type` is a short stable name that
 // becomes "urn:berth:problem:TYPE"; `field`, when not empty, names the input
 // that was wrong.
-Response problem(int status, std::string_view type, std::string_view title,
-                 std::string_view detail, std::string_view field = {});
+Response problem(int status, std::string_view type, std::string_view title, std::string_view detail,
+                 std::string_view field = {});
 
 // Decodes an application/x-www-form-urlencoded body. Returns nullopt when a
 // percent escape is malformed.

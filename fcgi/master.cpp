@@ -39,18 +39,17 @@ shm::SegmentOptions segmentOptions(const config::Config& config) {
 }
 
 // Creates the pool's segment. An existing segment whose pool is alive is an
-// error; one whose pool died is removed, which makes its containers orphans
-// for the sweep that follows.
+// error. One whose pool died is removed, so its containers become orphans for
+// the sweep that follows.
 std::unique_ptr<shm::Segment> claimSegment(const config::Config& config) {
   const std::string path = "/dev/shm/" + config.segment;
   if (::access(path.c_str(), F_OK) == 0) {
     auto stale = shm::Segment::open(segmentOptions(config));
     const auto [pid, start_time] = stale->owner();
     if (pid != 0 && processStartTime(pid) == start_time) {
-      throw shm::SegmentError("the segment " + config.segment +
-                              " belongs to a running berth pool (master pid " +
-                              std::to_string(pid) +
-                              "); stop that pool or set another `segment` in the config");
+      throw shm::SegmentError(
+          "the segment " + config.segment + " belongs to a running berth pool (master pid " +
+          std::to_string(pid) + "); stop that pool or set another `segment` in the config");
     }
     log::warning("removing the segment of a pool that died (master pid " + std::to_string(pid) +
                  "); its containers are orphans now");
@@ -149,8 +148,8 @@ int runMaster(const config::Config& config) {
   sigprocmask(SIG_BLOCK, &handled, &original_mask);
   signal(SIGPIPE, SIG_IGN);
 
-  docker::Client docker(docker::ClientOptions{config.docker_socket, 2000,
-                                              config.docker_timeout * 1000L});
+  docker::Client docker(
+      docker::ClientOptions{config.docker_socket, 2000, config.docker_timeout * 1000L});
   std::unique_ptr<shm::Segment> segment;
   try {
     segment = claimSegment(config);

@@ -7,10 +7,9 @@ namespace berth::fcgi {
 namespace {
 
 Response methodNotAllowed(const Request& request, const char* allowed) {
-  Response response = problem(405, "method-not-allowed", "Method not allowed",
-                              request.method + " is not allowed on " + request.path +
-                                  "; use " + allowed,
-                              "method");
+  Response response =
+      problem(405, "method-not-allowed", "Method not allowed",
+              request.method + " is not allowed on " + request.path + "; use " + allowed, "method");
   response.setHeader("Allow", allowed);
   return response;
 }
@@ -53,6 +52,5 @@ Response route(const Request& request, Context& context) {
                    "the request failed inside berth; the log has the cause");
   }
 }
-
 
 }  // namespace berth::fcgi

@@ -119,9 +119,9 @@ std::variant<Credentials, Response> readCredentials(const Request& request) {
 }
 
 std::string sessionCookie(const config::Config& config, const std::string& token) {
-  std::string cookie = std::string(kSessionCookie) + "=" + token +
-                       "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-                       std::to_string(config.max_lifetime);
+  std::string cookie =
+      std::string(kSessionCookie) + "=" + token +
+      "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(config.max_lifetime);
   if (config.cookie_secure) cookie += "; Secure";
   return cookie;
 }
@@ -205,7 +205,8 @@ Response handleLogout(const Request& request, Context& context) {
   }
   log::info("logout: user=" + session.user + " port=" + std::to_string(session.port));
 
-  Response response = jsonResponse(200, "{\"user\":\"" + session.user + "\",\"state\":\"destroyed\"}");
+  Response response =
+      jsonResponse(200, "{\"user\":\"" + session.user + "\",\"state\":\"destroyed\"}");
   response.setHeader("Set-Cookie", expiredCookie(context.config));
   return response;
 }

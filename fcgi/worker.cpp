@@ -34,7 +34,6 @@ std::variant<Request, Response> readRequest(FCGX_Request& raw) {
   request.content_type = param("CONTENT_TYPE");
   request.cookie = param("HTTP_COOKIE");
   request.authorization = param("HTTP_AUTHORIZATION");
-  request.accept = param("HTTP_ACCEPT");
   request.remote_address = param("REMOTE_ADDR");
 
   const std::string length_text = param("CONTENT_LENGTH");
@@ -46,10 +45,10 @@ std::variant<Request, Response> readRequest(FCGX_Request& raw) {
                    "Content-Length \"" + length_text + "\" is not a number", "Content-Length");
   }
   if (length > kMaxBodyBytes) {
-    return problem(413, "body-too-large", "Body too large",
-                   "the body is " + length_text + " bytes; the limit is " +
-                       std::to_string(kMaxBodyBytes),
-                   "body");
+    return problem(
+        413, "body-too-large", "Body too large",
+        "the body is " + length_text + " bytes; the limit is " + std::to_string(kMaxBodyBytes),
+        "body");
   }
 
   request.body.resize(length);
@@ -59,8 +58,8 @@ std::variant<Request, Response> readRequest(FCGX_Request& raw) {
 }
 
 void writeResponse(FCGX_Request& raw, const Response& response) {
-  std::string head = "Status: " + std::to_string(response.status) + " " +
-                     reasonPhrase(response.status) + "\r\n";
+  std::string head =
+      "Status: " + std::to_string(response.status) + " " + reasonPhrase(response.status) + "\r\n";
   for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
   head += "\r\n";
   FCGX_PutStr(head.data(), static_cast<int>(head.size()), raw.out);
@@ -70,8 +69,8 @@ void writeResponse(FCGX_Request& raw, const Response& response) {
 }
 
 void serveThread(int listen_fd, const config::Config& config, shm::Segment& segment) {
-  docker::Client docker(docker::ClientOptions{config.docker_socket, 2000,
-                                              config.docker_timeout * 1000L});
+  docker::Client docker(
+      docker::ClientOptions{config.docker_socket, 2000, config.docker_timeout * 1000L});
   lifecycle::Workspaces workspaces(config, segment, docker);
   Context context{config, segment, docker, workspaces};
 

@@ -26,8 +26,8 @@ std::string describeSession(const shm::Session& session) {
 
 // Why a session should be destroyed now, or nullptr when it should stay.
 const char* verdict(const config::Config& config, const shm::Session& session,
-                    const std::map<std::string, const docker::Container*>& by_id,
-                    std::int64_t now, int*& counter, SweepReport& report) {
+                    const std::map<std::string, const docker::Container*>& by_id, std::int64_t now,
+                    int*& counter, SweepReport& report) {
   switch (session.state) {
     case shm::State::Starting:
       if (!processAlive(session.owner_pid)) {
@@ -159,7 +159,8 @@ SweepReport sweep(const config::Config& config, shm::Segment* segment, docker::C
   }
 
   for (const auto& container : containers) {
-    const std::string key = labelOf(container, kLabelUser) + "/" + labelOf(container, kLabelSession);
+    const std::string key =
+        labelOf(container, kLabelUser) + "/" + labelOf(container, kLabelSession);
     if (owned_ids.count(container.id) > 0 || owned_labels.count(key) > 0) continue;
     removeOrphan(docker, container, dry_run, report);
   }

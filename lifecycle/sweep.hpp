@@ -10,15 +10,15 @@ namespace berth::lifecycle {
 
 // Counts of one sweep pass; with a dry run, what it would have done.
 struct SweepReport {
-  int containers = 0;          // managed containers of this pool the engine listed
-  int sessions = 0;            // sessions in the segment
-  int orphans_removed = 0;     // containers without a session
-  int sessions_dropped = 0;    // sessions whose container is gone or not running
-  int idle_reaped = 0;         // sessions idle longer than idle_timeout
-  int expired_reaped = 0;      // sessions older than max_lifetime
-  int starts_reclaimed = 0;    // Starting sessions of a dead worker or past spawn_timeout
-  int stops_retried = 0;       // Stopping sessions whose destroy failed before
-  int errors = 0;              // actions that failed; the next pass retries them
+  int containers = 0;        // managed containers of this pool the engine listed
+  int sessions = 0;          // sessions in the segment
+  int orphans_removed = 0;   // containers without a session
+  int sessions_dropped = 0;  // sessions whose container is gone or not running
+  int idle_reaped = 0;       // sessions idle longer than idle_timeout
+  int expired_reaped = 0;    // sessions older than max_lifetime
+  int starts_reclaimed = 0;  // Starting sessions of a dead worker or past spawn_timeout
+  int stops_retried = 0;     // Stopping sessions whose destroy failed before
+  int errors = 0;            // actions that failed; the next pass retries them
 
   // One line with every count, for the log.
   std::string summary(bool dry_run) const;

@@ -40,7 +40,8 @@ std::string probeAddress(const std::string& bind_address) {
 
 Error engineError(const docker::Error& error) {
   if (error.engineUnavailable()) {
-    return Error(Error::Kind::EngineUnavailable, std::string("Docker engine unavailable: ") + error.what());
+    return Error(Error::Kind::EngineUnavailable,
+                 std::string("Docker engine unavailable: ") + error.what());
   }
   return Error(Error::Kind::Engine, error.what());
 }
@@ -65,8 +66,7 @@ std::string workspaceUrl(const config::Config& config, const shm::Session& sessi
   return "http://" + config.public_host + ":" + std::to_string(session.port) + "/";
 }
 
-Workspaces::Workspaces(const config::Config& config, shm::Segment& segment,
-                       docker::Client& docker)
+Workspaces::Workspaces(const config::Config& config, shm::Segment& segment, docker::Client& docker)
     : config_(config), segment_(segment), docker_(docker) {}
 
 shm::Session Workspaces::start(const std::string& user) {
@@ -89,9 +89,9 @@ shm::Session Workspaces::start(const std::string& user) {
       log::warning("taking over a start whose worker died: " + describe(existing) +
                    " dead_pid=" + std::to_string(existing.owner_pid));
       if (!existing.container_id.empty()) removeQuietly(existing.container_id);
-      shm::Session taken = existing;
-      taken.container_id.clear();
-      return spawn(taken);
+      shm::Session orphaned_start = existing;
+      orphaned_start.container_id.clear();
+      return spawn(orphaned_start);
     }
 
     // Another thread or worker is starting or stopping this user's session.
@@ -147,8 +147,7 @@ shm::Session Workspaces::spawn(shm::Session session) {
       log::info("started workspace: " + describe(session));
       return session;
     }
-    throw Error(Error::Kind::Capacity, "no usable port after " +
-                                           std::to_string(kMaxPortAttempts) +
+    throw Error(Error::Kind::Capacity, "no usable port after " + std::to_string(kMaxPortAttempts) +
                                            " attempts; other processes hold ports of the range");
   } catch (const docker::Error& error) {
     abandon(session, container_id);
@@ -182,8 +181,8 @@ std::string Workspaces::createContainer(const shm::Session& session) {
     return docker_.create(spec);
   } catch (const docker::Error& error) {
     if (error.notFound()) {
-      throw Error(Error::Kind::Engine, "image " + config_.image +
-                                           " not found; build it with `make image`");
+      throw Error(Error::Kind::Engine,
+                  "image " + config_.image + " not found; build it with `make image`");
     }
     if (!error.conflict()) throw;
   }
@@ -223,22 +222,20 @@ void Workspaces::waitReady(const shm::Session& session) {
     if (Clock::now() >= next_state_check) {
       const docker::Container container = docker_.inspect(session.container_id);
       if (container.state != "running") {
-        throw Error(Error::Kind::Engine, "container " + session.container_id.substr(0, 12) +
-                                             " is " + container.state +
-                                             " instead of running; check the image " +
-                                             config_.image);
+        throw Error(Error::Kind::Engine,
+                    "container " + session.container_id.substr(0, 12) + " is " + container.state +
+                        " instead of running; check the image " + config_.image);
       }
       next_state_check = Clock::now() + kStateCheckInterval;
     }
     std::this_thread::sleep_for(kProbeInterval);
   }
-  throw Error(Error::Kind::NotReady, "the container did not answer HTTP on port " +
+  throw Error(Error::Kind::NotReady, "the container did not respond to HTTP on port " +
                                          std::to_string(session.port) + " within " +
                                          std::to_string(config_.ready_timeout) + " s");
 }
 
-void Workspaces::destroy(const shm::Session& session,
-                         const std::vector<docker::Container>* known) {
+void Workspaces::destroy(const shm::Session& session, const std::vector<docker::Container>* known) {
   const auto stopping = segment_.beginStop(session.slot, session.generation);
   if (!stopping) return;
 

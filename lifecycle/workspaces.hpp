@@ -66,8 +66,7 @@ class Workspaces {
   // label, in `known` when given (the sweep's one list call), else with a list
   // call. Throws Error when the engine fails; the session then stays Stopping
   // for a later retry.
-  void destroy(const shm::Session& session,
-               const std::vector<docker::Container>* known = nullptr);
+  void destroy(const shm::Session& session, const std::vector<docker::Container>* known = nullptr);
 
  private:
   shm::Session spawn(shm::Session session);

@@ -28,7 +28,8 @@ class TempFile {
 };
 
 // Written by `htpasswd -nbB -C 5 alice alice-pass`.
-constexpr const char* kAliceLine = "alice:$2y$05$yzUK8amV4rAGDKFfPoq6uO3If7Io8/50Nq4rXkgSPi/NzYWSlYOVm";
+constexpr const char* kAliceLine =
+    "alice:$2y$05$yzUK8amV4rAGDKFfPoq6uO3If7Io8/50Nq4rXkgSPi/NzYWSlYOVm";
 
 TEST(CredentialsVerify, AcceptsRightPasswordOnly) {
   TempFile htpasswd(std::string("bob:$apr1$x$y\n") + kAliceLine + "\n");

@@ -28,7 +28,9 @@ TEST(IntegrationAdmin, StartListGetAndDestroy) {
   const HttpResponse listed = http("GET", stack.url("/api/containers"), "", {auth});
   ASSERT_EQ(listed.status, 200) << listed.body;
   const auto list_body = parseJson(listed.body);
-  ASSERT_TRUE(list_body.IsObject() && list_body["containers"].IsArray()) << listed.body;
+  ASSERT_TRUE(list_body.IsObject()) << listed.body;
+  ASSERT_TRUE(list_body.HasMember("containers")) << listed.body;
+  ASSERT_TRUE(list_body["containers"].IsArray()) << listed.body;
   ASSERT_EQ(list_body["containers"].Size(), 1u);
   EXPECT_EQ(stringMember(list_body["containers"][0], "user"), "carol");
 

@@ -53,8 +53,8 @@ TEST(IntegrationBadInput, LoginRejectsBadInputAndStartsNothing) {
       {"space in name", json, R"({"user":"al ice","password":"x"})", 422, "user"},
       {"control character", json, R"({"user":"al\u0001ice","password":"x"})", 422, "user"},
       {"newline", json, R"({"user":"alice\n","password":"x"})", 422, "user"},
-      {"300 characters", json, R"({"user":")" + std::string(300, 'a') + R"(","password":"x"})",
-       422, "user"},
+      {"300 characters", json, R"({"user":")" + std::string(300, 'a') + R"(","password":"x"})", 422,
+       "user"},
       {"NUL in password", json, R"({"user":"alice","password":"alice-pass\u0000x"})", 422,
        "password"},
       {"form missing password", form, "user=alice", 422, "password"},
@@ -87,9 +87,9 @@ TEST(IntegrationBadInput, LogoutWithoutValidCookieRemovesNothing) {
   expectProblem(http("POST", stack.url("/logout")), 401, "berth_session", "no cookie");
   expectProblem(http("POST", stack.url("/logout"), "", {"Cookie: berth_session="}), 401,
                 "berth_session", "empty cookie");
-  expectProblem(http("POST", stack.url("/logout"), "",
-                     {"Cookie: berth_session=" + std::string(64, 'a')}),
-                401, "berth_session", "forged cookie");
+  expectProblem(
+      http("POST", stack.url("/logout"), "", {"Cookie: berth_session=" + std::string(64, 'a')}),
+      401, "berth_session", "forged cookie");
   std::string altered = alice.sessionCookie();
   altered[0] = altered[0] == 'a' ? 'b' : 'a';
   expectProblem(http("POST", stack.url("/logout"), "", {"Cookie: berth_session=" + altered}), 401,

@@ -28,17 +28,16 @@ TEST(IntegrationConcurrency, TwentyUsersGetTwentyPorts) {
   std::vector<HttpResponse> responses(kUsers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kUsers; ++i) {
-    threads.emplace_back([&, i] {
-      responses[i] = login(stack, options.users[i].name, options.users[i].password);
-    });
+    threads.emplace_back(
+        [&, i] { responses[i] = login(stack, options.users[i].name, options.users[i].password); });
   }
   for (auto& thread : threads) thread.join();
 
   std::set<unsigned> ports;
   std::set<std::string> containers;
   for (int i = 0; i < kUsers; ++i) {
-    ASSERT_EQ(responses[i].status, 200) << "user" << i << ": " << responses[i].body
-                                        << responses[i].error;
+    ASSERT_EQ(responses[i].status, 200)
+        << "user" << i << ": " << responses[i].body << responses[i].error;
     const auto body = parseJson(responses[i].body);
     EXPECT_EQ(stringMember(body, "user"), options.users[i].name);
     ports.insert(uintMember(body, "port"));

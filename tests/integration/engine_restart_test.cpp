@@ -1,8 +1,8 @@
 // dockerd restarted while sessions are live. This test stops and starts the
 // machine's real dockerd, so `make test` runs it after every other test.
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,10 +121,10 @@ TEST(IntegrationEngineRestart, PoolAnswers503ThenRecovers) {
   EXPECT_EQ(stack.runBerth("sweep", &output), 0);
   EXPECT_NE(output.find("sessions_dropped=1"), std::string::npos) << output;
   EXPECT_TRUE(stack.containers().empty());
-  EXPECT_EQ(http("GET", stack.url("/api/session"), "",
-                 {"Cookie: berth_session=" + alice.sessionCookie()})
-                .status,
-            401);
+  EXPECT_EQ(
+      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + alice.sessionCookie()})
+          .status,
+      401);
 
   const HttpResponse again = login(stack, "alice", "alice-pass");
   ASSERT_EQ(again.status, 200) << again.body;

@@ -11,7 +11,9 @@
 namespace berth::testing {
 namespace {
 
-bool isContainerId(const std::string& id) { return std::regex_match(id, std::regex("[0-9a-f]{64}")); }
+bool isContainerId(const std::string& id) {
+  return std::regex_match(id, std::regex("[0-9a-f]{64}"));
+}
 
 TEST(IntegrationLogin, LoginStartsContainerLogoutDestroysIt) {
   Stack stack;
@@ -93,10 +95,10 @@ TEST(IntegrationLogin, SecondLoginReusesRunningContainer) {
 
   // Both browsers stay logged in.
   EXPECT_NE(first.sessionCookie(), second.sessionCookie());
-  EXPECT_EQ(http("GET", stack.url("/api/session"), "",
-                 {"Cookie: berth_session=" + first.sessionCookie()})
-                .status,
-            200);
+  EXPECT_EQ(
+      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + first.sessionCookie()})
+          .status,
+      200);
   EXPECT_EQ(http("GET", stack.url("/api/session"), "",
                  {"Cookie: berth_session=" + second.sessionCookie()})
                 .status,
@@ -106,9 +108,8 @@ TEST(IntegrationLogin, SecondLoginReusesRunningContainer) {
 TEST(IntegrationLogin, FormLoginRedirectsToWorkspace) {
   Stack stack;
 
-  const HttpResponse response =
-      http("POST", stack.url("/login"), "user=alice&password=alice-pass",
-           {"Content-Type: application/x-www-form-urlencoded"});
+  const HttpResponse response = http("POST", stack.url("/login"), "user=alice&password=alice-pass",
+                                     {"Content-Type: application/x-www-form-urlencoded"});
   ASSERT_EQ(response.status, 303) << response.body;
   const auto containers = stack.containers();
   ASSERT_EQ(containers.size(), 1u);

@@ -39,10 +39,10 @@ TEST(IntegrationSweep, ContainerRemovedOutOfBandDropsSession) {
   const std::string auth = "Authorization: Bearer " + stack.adminToken();
   EXPECT_EQ(http("GET", stack.url("/api/containers/alice"), "", {auth}).status, 404);
   EXPECT_TRUE(lifecycle::portFree("127.0.0.1", port));
-  EXPECT_EQ(http("GET", stack.url("/api/session"), "",
-                 {"Cookie: berth_session=" + first.sessionCookie()})
-                .status,
-            401);
+  EXPECT_EQ(
+      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + first.sessionCookie()})
+          .status,
+      401);
 
   const HttpResponse second = login(stack, "alice", "alice-pass");
   ASSERT_EQ(second.status, 200) << second.body;
@@ -94,10 +94,10 @@ TEST(IntegrationSweep, IdleSessionReapedActiveSessionKept) {
   // Bob keeps making requests; alice makes none.
   const auto until = Clock::now() + std::chrono::milliseconds(3500);
   while (Clock::now() < until) {
-    EXPECT_EQ(http("GET", stack.url("/api/session"), "",
-                   {"Cookie: berth_session=" + bob.sessionCookie()})
-                  .status,
-              200);
+    EXPECT_EQ(
+        http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + bob.sessionCookie()})
+            .status,
+        200);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 
@@ -112,10 +112,10 @@ TEST(IntegrationSweep, IdleSessionReapedActiveSessionKept) {
   const auto containers = stack.containers();
   ASSERT_EQ(containers.size(), 1u);
   EXPECT_EQ(containers[0].labels.at("io.berth.user"), "bob");
-  EXPECT_EQ(http("GET", stack.url("/api/session"), "",
-                 {"Cookie: berth_session=" + alice.sessionCookie()})
-                .status,
-            401);
+  EXPECT_EQ(
+      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + alice.sessionCookie()})
+          .status,
+      401);
 }
 
 TEST(IntegrationSweep, SessionPastMaxLifetimeReaped) {
@@ -173,7 +173,7 @@ TEST(IntegrationSweep, ContainersWithoutPoolLabelsUntouched) {
     foreign.create("berth-test-unlabelled-" + suffix, {});
     foreign.create("berth-test-other-pool-" + suffix,
                    {{"io.berth.managed", "true"}, {"io.berth.pool", "other-" + suffix}});
-    // A container that holds the name berth gives alice's workspace.
+    // A container with the name berth gives alice's workspace.
     foreign.create("berth-" + stack.segment() + "-alice", {});
 
     const HttpResponse alice = login(stack, "alice", "alice-pass");

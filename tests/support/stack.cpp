@@ -1,10 +1,10 @@
 #include "tests/support/stack.hpp"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -235,15 +235,13 @@ Stack::Stack(StackOptions options) : options_(std::move(options)) {
     port_min_ = findFreePortRange(options_.port_count);
     port_max_ = static_cast<std::uint16_t>(port_min_ + options_.port_count - 1);
     config_path_ = dir_ + "/berth.conf";
-    writeFile(config_path_, "listen = " + dir_ + "/berth.sock\n" +
-                                "segment = " + segment_ + "\n" +
-                                "htpasswd = " + dir_ + "/htpasswd\n" +
-                                "admin_token_file = " + dir_ + "/admin-token\n" +
-                                "port_min = " + std::to_string(port_min_) + "\n" +
-                                "port_max = " + std::to_string(port_max_) + "\n" +
-                                "workers = " + std::to_string(options_.workers) + "\n" +
-                                "threads = " + std::to_string(options_.threads) + "\n" +
-                                options_.extra_config);
+    writeFile(config_path_,
+              "listen = " + dir_ + "/berth.sock\n" + "segment = " + segment_ + "\n" +
+                  "htpasswd = " + dir_ + "/htpasswd\n" + "admin_token_file = " + dir_ +
+                  "/admin-token\n" + "port_min = " + std::to_string(port_min_) + "\n" +
+                  "port_max = " + std::to_string(port_max_) + "\n" +
+                  "workers = " + std::to_string(options_.workers) + "\n" +
+                  "threads = " + std::to_string(options_.threads) + "\n" + options_.extra_config);
 
     startBerth();
     startNginx();

@@ -23,7 +23,7 @@ struct StackOptions {
   int port_count = 40;  // size of the port range
   int workers = 2;
   int threads = 8;
-  std::string extra_config;  // more `key = value` lines
+  std::string extra_config;                    // more `key = value` lines
   std::vector<std::string> berth_environment;  // more "NAME=value" for `berth serve`
 };
 
@@ -93,7 +93,8 @@ HttpResponse http(const std::string& method, const std::string& url, const std::
 // POST /login with a JSON body.
 HttpResponse login(const Stack& stack, const std::string& user, const std::string& password);
 
-// Fails the calling test (with instructions) when dockerd does not answer.
+// Throws, with instructions, when dockerd does not respond; the calling test
+// then fails.
 void requireDocker();
 
 // A docker::Client on the default socket.
