@@ -114,10 +114,13 @@ int sweep(const std::vector<std::string>& args) {
   if (!config) return 2;
 
   try {
-    auto segment = openLiveSegment(*config);
+    std::unique_ptr<shm::Segment> segment;
     docker::Client docker(
         docker::ClientOptions{config->docker_socket, 2000, config->docker_timeout * 1000L});
-    const auto report = lifecycle::sweep(*config, segment.get(), docker, options->dry_run);
+    const auto report = lifecycle::sweep(*config, docker, options->dry_run, [&] {
+      segment = openLiveSegment(*config);
+      return segment.get();
+    });
     return report.errors == 0 ? 0 : 1;
   } catch (const std::exception& error) {
     log::error(std::string("sweep failed: ") + error.what());

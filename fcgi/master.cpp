@@ -106,7 +106,7 @@ void stopWorkers(std::map<pid_t, Worker>& workers) {
 // logged and left to the next `berth sweep`, which finds the same orphans.
 void removeOrphans(const config::Config& config, docker::Client& docker) {
   try {
-    lifecycle::sweep(config, nullptr, docker, false);
+    lifecycle::sweep(config, docker, false, [] { return static_cast<shm::Segment*>(nullptr); });
   } catch (const docker::Error& error) {
     log::error(std::string("removing the pool's containers failed; the next sweep removes them: ") +
                error.what());

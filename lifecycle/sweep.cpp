@@ -99,8 +99,8 @@ std::string SweepReport::summary(bool dry_run) const {
          " stops_retried=" + std::to_string(stops_retried) + " errors=" + std::to_string(errors);
 }
 
-SweepReport sweep(const config::Config& config, shm::Segment* segment, docker::Client& docker,
-                  bool dry_run) {
+SweepReport sweep(const config::Config& config, docker::Client& docker, bool dry_run,
+                  const SegmentFinder& find_segment) {
   SweepReport report;
 
   // Containers are listed before sessions are read: a container in the list
@@ -109,9 +109,10 @@ SweepReport sweep(const config::Config& config, shm::Segment* segment, docker::C
   const std::vector<docker::Container> containers = docker.list(poolLabels(config.segment));
   report.containers = static_cast<int>(containers.size());
 
+  shm::Segment* segment = find_segment();
   if (segment == nullptr) {
-    log::warning("sweep: the segment " + config.segment +
-                 " is lost; every container of the pool is an orphan");
+    log::info("sweep: no live pool owns the segment " + config.segment +
+              "; every container of the pool is an orphan");
     for (const auto& container : containers) removeOrphan(docker, container, dry_run, report);
     log::info(report.summary(dry_run));
     return report;

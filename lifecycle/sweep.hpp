@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "config/config.hpp"
@@ -24,13 +25,18 @@ struct SweepReport {
   std::string summary(bool dry_run) const;
 };
 
+// Returns the segment of the live pool, or null when there is none (missing,
+// or its pool died).
+using SegmentFinder = std::function<shm::Segment*()>;
+
 // Reconciles the segment with the engine in one pass, from a single
-// label-filtered list call. `segment` is null when the segment is lost
-// (missing, or its pool died): then every managed container of this pool is an
-// orphan. Only containers labelled io.berth.managed=true and
-// io.berth.pool=config.segment are ever touched. Logs one line per action
-// and a summary. Throws docker::Error when the list call fails.
-SweepReport sweep(const config::Config& config, shm::Segment* segment, docker::Client& docker,
-                  bool dry_run);
+// label-filtered list call. `find_segment` is called after that list call, so
+// a pool that starts in between is seen with its segment. Without a segment,
+// every managed container of this pool is an orphan. Only containers labelled
+// io.berth.managed=true and io.berth.pool=config.segment are ever touched.
+// Logs one line per action and a summary. Throws docker::Error when the list
+// call fails, and what find_segment throws.
+SweepReport sweep(const config::Config& config, docker::Client& docker, bool dry_run,
+                  const SegmentFinder& find_segment);
 
 }  // namespace berth::lifecycle
