@@ -2,6 +2,7 @@
 
 #include <fcgiapp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "docker/client.hpp"
+#include "fcgi/listen_socket.hpp"
 #include "fcgi/proctitle.hpp"
 #include "fcgi/worker.hpp"
 #include "lifecycle/sweep.hpp"
@@ -32,7 +34,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kRestartDelay = std::chrono::seconds(1);
 // How long stopping workers get before SIGKILL.
 constexpr auto kStopGrace = std::chrono::seconds(5);
-constexpr int kListenBacklog = 128;
+// How long the engine gets to finish creates that stopped workers had sent.
+constexpr auto kCreateSettle = std::chrono::seconds(1);
 
 shm::SegmentOptions segmentOptions(const config::Config& config) {
   return {config.segment, config.port_min, config.port_max};
@@ -64,12 +67,17 @@ std::unique_ptr<shm::Segment> claimSegment(const config::Config& config) {
 
 pid_t startWorker(int index, int listen_fd, const config::Config& config,
                   const sigset_t& original_mask) {
+  const pid_t master_pid = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     log::error(std::string("fork failed: ") + std::strerror(errno));
     return -1;
   }
   if (pid == 0) {
+    // A worker must not outlive its master: nothing would supervise it, and a
+    // sweep would treat its sessions as orphans.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != master_pid) _exit(1);
     sigprocmask(SIG_SETMASK, &original_mask, nullptr);
     runWorker(index, listen_fd, config);
   }
@@ -144,6 +152,7 @@ int runMaster(const config::Config& config) {
   sigemptyset(&handled);
   sigaddset(&handled, SIGTERM);
   sigaddset(&handled, SIGINT);
+  sigaddset(&handled, SIGHUP);
   sigaddset(&handled, SIGCHLD);
   sigprocmask(SIG_BLOCK, &handled, &original_mask);
   signal(SIGPIPE, SIG_IGN);
@@ -157,19 +166,19 @@ int runMaster(const config::Config& config) {
     log::error(std::string("cannot start the pool: ") + error.what());
     return 1;
   }
-  removeOrphans(config, docker);
 
-  if (FCGX_Init() != 0) {
-    log::error("FCGX_Init failed");
-    return 1;
-  }
-  const int listen_fd = FCGX_OpenSocket(config.listen.c_str(), kListenBacklog);
-  if (listen_fd < 0) {
-    log::error("cannot listen on " + config.listen + ": " + std::strerror(errno));
+  ListenSocket listen_socket;
+  try {
+    if (FCGX_Init() != 0) throw std::runtime_error("FCGX_Init failed");
+    listen_socket = openListenSocket(config);
+  } catch (const std::exception& error) {
+    log::error(std::string("cannot start the pool: ") + error.what());
+    segment.reset();
     shm::Segment::remove(config.segment);
     return 1;
   }
-  ::chmod(config.listen.c_str(), static_cast<mode_t>(config.socket_mode));
+  const int listen_fd = listen_socket.fd;
+  removeOrphans(config, docker);
 
   const int count =
       config.workers > 0 ? config.workers : static_cast<int>(std::thread::hardware_concurrency());
@@ -185,7 +194,7 @@ int runMaster(const config::Config& config) {
   while (true) {
     siginfo_t info;
     const int signal_number = sigtimedwait(&handled, &info, &tick);
-    if (signal_number == SIGTERM || signal_number == SIGINT) {
+    if (signal_number == SIGTERM || signal_number == SIGINT || signal_number == SIGHUP) {
       log::info(std::string("pool stopping on ") + strsignal(signal_number));
       break;
     }
@@ -226,9 +235,12 @@ int runMaster(const config::Config& config) {
   }
 
   stopWorkers(workers);
-  ::close(listen_fd);
-  ::unlink(config.listen.c_str());
+  closeListenSocket(listen_socket, config.listen);
   segment.reset();
+  removeOrphans(config, docker);
+  // A create that a killed worker had sent may finish in the engine after the
+  // first list call, so a second pass follows a short wait.
+  std::this_thread::sleep_for(kCreateSettle);
   removeOrphans(config, docker);
   shm::Segment::remove(config.segment);
   log::info("pool stopped");

@@ -4,10 +4,10 @@
 
 namespace berth::fcgi {
 
-// Runs the pool until SIGTERM or SIGINT: creates the segment (replacing the
+// Runs the pool until SIGTERM, SIGINT or SIGHUP: creates the segment (replacing the
 // segment of a pool that died, whose containers are then orphans), sweeps,
 // opens the FastCGI socket, forks config.workers workers and restarts any
-// that dies. On SIGTERM or SIGINT it stops the workers, destroys every
+// that dies. On any of those signals it stops the workers, destroys every
 // container of the pool, removes the segment and the socket, and returns 0.
 // Returns 1 when it cannot start; the log says why.
 int runMaster(const config::Config& config);

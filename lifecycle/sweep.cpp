@@ -4,6 +4,7 @@
 
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "lifecycle/connections.hpp"
 #include "lifecycle/workspaces.hpp"
 
 namespace berth::lifecycle {
@@ -136,7 +137,15 @@ SweepReport sweep(const config::Config& config, docker::Client& docker, bool dry
 
   Workspaces workspaces(config, *segment, docker);
   const std::int64_t now = unixNow();
-  for (const auto& session : sessions) {
+  const std::set<std::uint16_t> connected_ports = portsWithConnections();
+  for (shm::Session session : sessions) {
+    // A user working in the workspace talks to its port, not to berth, so an
+    // open connection counts as activity.
+    if (session.state == shm::State::Running && connected_ports.count(session.port) > 0) {
+      session.last_seen = now;
+      if (!dry_run) segment->touch(session.slot, session.generation, now);
+    }
+
     int* counter = nullptr;
     const char* reason = verdict(config, session, by_id, now, counter, report);
     if (reason == nullptr) continue;

@@ -14,9 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Ports tried for one spawn before giving up; each failed port is blocked
-// for port_block seconds, so a retry does not meet it again.
-constexpr int kMaxPortAttempts = 16;
 // How often a waiting login looks at the session another worker is starting.
 constexpr auto kWaitInterval = std::chrono::milliseconds(20);
 // How often a readiness probe runs, and how often the container's state is
@@ -62,6 +59,10 @@ std::string sessionLabel(const shm::Session& session) {
   return std::to_string(session.slot) + "." + std::to_string(session.generation);
 }
 
+std::string containerName(const config::Config& config, const std::string& user) {
+  return "berth_" + config.segment + "_" + user;
+}
+
 std::string workspaceUrl(const config::Config& config, const shm::Session& session) {
   return "http://" + config.public_host + ":" + std::to_string(session.port) + "/";
 }
@@ -82,7 +83,20 @@ shm::Session Workspaces::start(const std::string& user) {
     if (claim.created) return spawn(claim.session);
 
     const shm::Session& existing = claim.session;
-    if (existing.state == shm::State::Running) return existing;
+    if (existing.state == shm::State::Running) {
+      if (stillRunning(existing)) return existing;
+      log::warning("the workspace's container no longer runs, starting a new one: " +
+                   describe(existing));
+      destroy(existing);
+      continue;
+    }
+
+    // A destroy that a dead worker began, or one still under way: finishing it
+    // is safe to do twice, and lets this login start a fresh container.
+    if (existing.state == shm::State::Stopping) {
+      destroy(existing);
+      continue;
+    }
 
     if (existing.state == shm::State::Starting && !processAlive(existing.owner_pid) &&
         segment_.takeOver(existing.slot, existing.generation, getpid())) {
@@ -107,7 +121,10 @@ shm::Session Workspaces::start(const std::string& user) {
 shm::Session Workspaces::spawn(shm::Session session) {
   std::string container_id;
   try {
-    for (int attempt = 0; attempt < kMaxPortAttempts; ++attempt) {
+    // Every failed port is blocked for port_block seconds and movePort()
+    // throws once none is left, so the loop ends within the range's size.
+    const std::uint32_t max_attempts = segment_.capacity() + 1;
+    for (std::uint32_t attempt = 0; attempt < max_attempts; ++attempt) {
       if (!portFree(config_.bind_address, session.port)) {
         log::info("skipping port held by another process: " + describe(session));
         auto moved = segment_.movePort(session.slot, session.generation, session.port, unixNow(),
@@ -147,8 +164,8 @@ shm::Session Workspaces::spawn(shm::Session session) {
       log::info("started workspace: " + describe(session));
       return session;
     }
-    throw Error(Error::Kind::Capacity, "no usable port after " + std::to_string(kMaxPortAttempts) +
-                                           " attempts; other processes hold ports of the range");
+    throw Error(Error::Kind::Capacity,
+                "no usable port in the range; other processes hold its free ports");
   } catch (const docker::Error& error) {
     abandon(session, container_id);
     throw engineError(error);
@@ -164,7 +181,7 @@ shm::Session Workspaces::spawn(shm::Session session) {
 
 std::string Workspaces::createContainer(const shm::Session& session) {
   docker::ContainerSpec spec;
-  spec.name = "berth-" + config_.segment + "-" + session.user;
+  spec.name = containerName(config_, session.user);
   spec.image = config_.image;
   spec.labels = poolLabels(config_.segment);
   spec.labels[kLabelUser] = session.user;
@@ -233,6 +250,17 @@ void Workspaces::waitReady(const shm::Session& session) {
   throw Error(Error::Kind::NotReady, "the container did not respond to HTTP on port " +
                                          std::to_string(session.port) + " within " +
                                          std::to_string(config_.ready_timeout) + " s");
+}
+
+bool Workspaces::stillRunning(const shm::Session& session) {
+  if (answersHttp(probeAddress(config_.bind_address), session.port, 1000)) return true;
+  try {
+    return docker_.inspect(session.container_id).state == "running";
+  } catch (const docker::Error& error) {
+    if (error.notFound()) return false;
+    // The engine cannot tell now; the session stays as it is.
+    return true;
+  }
 }
 
 void Workspaces::destroy(const shm::Session& session, const std::vector<docker::Container>* known) {

@@ -42,6 +42,10 @@ std::map<std::string, std::string> poolLabels(const std::string& segment);
 // The io.berth.session label value of a session: "SLOT.GENERATION".
 std::string sessionLabel(const shm::Session& session);
 
+// The Docker name of a user's container: "berth_SEGMENT_USER". Segment names
+// contain no '_', so no two pools and users share a name.
+std::string containerName(const config::Config& config, const std::string& user);
+
 // The URL a user's browser opens for a session.
 std::string workspaceUrl(const config::Config& config, const shm::Session& session);
 
@@ -53,7 +57,8 @@ class Workspaces {
   Workspaces(const config::Config& config, shm::Segment& segment, docker::Client& docker);
 
   // Returns the user's running session, starting a container when there is
-  // none. Concurrent calls for one user, from any thread or process, return
+  // none, or when the session's container has stopped or gone, or when the
+  // session is left stopping. Concurrent calls for one user, from any thread or process, return
   // the same session: the first claims it and spawns, the others wait for it
   // (up to spawn_timeout). A Starting session whose owner process died is
   // taken over. A port held by another process is skipped. Throws Error; on
@@ -71,6 +76,9 @@ class Workspaces {
  private:
   shm::Session spawn(shm::Session session);
   void waitReady(const shm::Session& session);
+  // Returns false when the session's container is gone or stopped; true when
+  // it answers HTTP, runs, or the engine cannot tell now.
+  bool stillRunning(const shm::Session& session);
   std::string createContainer(const shm::Session& session);
   void removeQuietly(const std::string& container_id);
   void abandon(const shm::Session& session, const std::string& container_id);

@@ -317,6 +317,11 @@ bool Segment::markRunning(std::uint32_t slot, std::uint64_t generation) {
   return mapping_->table.markRunning(slot, generation);
 }
 
+bool Segment::touch(std::uint32_t slot, std::uint64_t generation, std::int64_t now) {
+  Guard guard(*this);
+  return mapping_->table.touch(slot, generation, now);
+}
+
 bool Segment::addToken(std::uint32_t slot, std::uint64_t generation, const TokenHash& hash) {
   Guard guard(*this);
   return mapping_->table.addToken(slot, generation, hash);

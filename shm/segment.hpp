@@ -109,6 +109,9 @@ class Segment {
   // kTokensPerSession places are taken. Returns false when the session is gone.
   bool addToken(std::uint32_t slot, std::uint64_t generation, const TokenHash& hash);
 
+  // Sets the session's last_seen to now. Returns false when it is gone.
+  bool touch(std::uint32_t slot, std::uint64_t generation, std::int64_t now);
+
   // Finds the session holding this token hash and sets its last_seen to now.
   std::optional<Session> findByToken(const TokenHash& hash, std::int64_t now);
 

@@ -138,6 +138,14 @@ bool Table::markRunning(std::uint32_t slot, std::uint64_t generation) {
   return true;
 }
 
+bool Table::touch(std::uint32_t slot, std::uint64_t generation, std::int64_t now) {
+  layout::Slot* session = findSession(slot, generation);
+  if (session == nullptr) return false;
+
+  session->last_seen = now;
+  return true;
+}
+
 bool Table::addToken(std::uint32_t slot, std::uint64_t generation, const TokenHash& hash) {
   layout::Slot* session = findSession(slot, generation);
   if (session == nullptr || static_cast<State>(session->state) == State::Stopping) return false;

@@ -32,6 +32,7 @@ class Table {
   bool takeOver(std::uint32_t slot, std::uint64_t generation, pid_t pid);
   bool setContainer(std::uint32_t slot, std::uint64_t generation, std::string_view container_id);
   bool markRunning(std::uint32_t slot, std::uint64_t generation);
+  bool touch(std::uint32_t slot, std::uint64_t generation, std::int64_t now);
   bool addToken(std::uint32_t slot, std::uint64_t generation, const TokenHash& hash);
   std::optional<Session> findByToken(const TokenHash& hash, std::int64_t now);
   std::optional<Session> findByUser(std::string_view user) const;

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "lifecycle/probe.hpp"
+#include "shm/segment.hpp"
 #include "tests/support/json.hpp"
 #include "tests/support/stack.hpp"
 
@@ -103,6 +104,42 @@ TEST(IntegrationLogin, SecondLoginReusesRunningContainer) {
                  {"Cookie: berth_session=" + second.sessionCookie()})
                 .status,
             200);
+}
+
+TEST(IntegrationLogin, LoginReplacesVanishedContainer) {
+  Stack stack;
+  const HttpResponse first = login(stack, "alice", "alice-pass");
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string first_id = stringMember(parseJson(first.body), "container");
+
+  // The container is gone before any sweep ran.
+  testDocker().remove(first_id);
+  const HttpResponse second = login(stack, "alice", "alice-pass");
+  ASSERT_EQ(second.status, 200) << second.body;
+  const auto body = parseJson(second.body);
+  EXPECT_NE(stringMember(body, "container"), first_id);
+  EXPECT_EQ(http("GET", stringMember(body, "url")).status, 200);
+  EXPECT_EQ(stack.containers().size(), 1u);
+}
+
+TEST(IntegrationLogin, LoginFinishesStopLeftByDeadWorker) {
+  Stack stack;
+  const HttpResponse first = login(stack, "alice", "alice-pass");
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string first_id = stringMember(parseJson(first.body), "container");
+
+  // A worker began alice's logout and died before removing the container.
+  auto segment = shm::Segment::open({stack.segment(), stack.portMin(), stack.portMax()});
+  const auto session = segment->findByUser("alice");
+  ASSERT_TRUE(session.has_value());
+  ASSERT_TRUE(segment->beginStop(session->slot, session->generation).has_value());
+
+  const HttpResponse second = login(stack, "alice", "alice-pass");
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_NE(stringMember(parseJson(second.body), "container"), first_id);
+  const auto containers = stack.containers();
+  ASSERT_EQ(containers.size(), 1u);
+  EXPECT_NE(containers[0].id, first_id);
 }
 
 TEST(IntegrationLogin, FormLoginRedirectsToWorkspace) {

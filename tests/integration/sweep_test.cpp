@@ -3,7 +3,9 @@
 // touch.
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -118,6 +120,37 @@ TEST(IntegrationSweep, IdleSessionReapedActiveSessionKept) {
       401);
 }
 
+TEST(IntegrationSweep, OpenWorkspaceConnectionKeepsSession) {
+  StackOptions options;
+  options.extra_config = "idle_timeout = 2\n";
+  Stack stack(options);
+  const HttpResponse alice = login(stack, "alice", "alice-pass");
+  ASSERT_EQ(alice.status, 200);
+  const auto port = static_cast<std::uint16_t>(uintMember(parseJson(alice.body), "port"));
+
+  // Alice works in her workspace: a connection to its port stays open, as
+  // shellinabox's long poll keeps one, but she sends berth no request.
+  const int connection = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  ASSERT_EQ(::connect(connection, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+
+  std::string output;
+  EXPECT_EQ(stack.runBerth("sweep", &output), 0);
+  EXPECT_TRUE(contains(output, "idle_reaped=0")) << output;
+  EXPECT_EQ(stack.containers().size(), 1u);
+  ::close(connection);
+
+  // Without the connection, the session is idle again after idle_timeout.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  EXPECT_EQ(stack.runBerth("sweep", &output), 0);
+  EXPECT_TRUE(contains(output, "idle_reaped=1")) << output;
+  EXPECT_TRUE(stack.containers().empty());
+}
+
 TEST(IntegrationSweep, SessionPastMaxLifetimeReaped) {
   StackOptions options;
   options.extra_config = "max_lifetime = 2\n";
@@ -174,7 +207,7 @@ TEST(IntegrationSweep, ContainersWithoutPoolLabelsUntouched) {
     foreign.create("berth-test-other-pool-" + suffix,
                    {{"io.berth.managed", "true"}, {"io.berth.pool", "other-" + suffix}});
     // A container with the name berth gives alice's workspace.
-    foreign.create("berth-" + stack.segment() + "-alice", {});
+    foreign.create("berth_" + stack.segment() + "_alice", {});
 
     const HttpResponse alice = login(stack, "alice", "alice-pass");
     EXPECT_EQ(alice.status, 409) << alice.body;

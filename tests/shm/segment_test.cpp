@@ -472,6 +472,18 @@ TEST_F(SegmentToken, FindByTokenUpdatesLastSeen) {
   EXPECT_EQ(segment->get(alice.slot, alice.generation)->last_seen, kNow + 30);
 }
 
+TEST_F(SegmentToken, TouchUpdatesLastSeen) {
+  auto segment = Segment::create(options_);
+  Session alice = segment->claim("alice", kPid, kNow).session;
+
+  EXPECT_TRUE(segment->touch(alice.slot, alice.generation, kNow + 45));
+  EXPECT_EQ(segment->get(alice.slot, alice.generation)->last_seen, kNow + 45);
+
+  ASSERT_TRUE(segment->beginStop(alice.slot, alice.generation));
+  ASSERT_TRUE(segment->release(alice.slot, alice.generation));
+  EXPECT_FALSE(segment->touch(alice.slot, alice.generation, kNow + 60));
+}
+
 TEST_F(SegmentToken, UnknownTokenNotFound) {
   auto segment = Segment::create(options_);
   Session alice = segment->claim("alice", kPid, kNow).session;

@@ -330,6 +330,14 @@ int Stack::runBerth(const std::string& command, std::string* output) const {
   return status;
 }
 
+int Stack::stopBerth(int signal) {
+  int status = 0;
+  ::kill(berth_pid_, signal);
+  ::waitpid(berth_pid_, &status, 0);
+  berth_pid_ = -1;
+  return status;
+}
+
 std::string Stack::berthLog() const { return readFile(dir_ + "/berth.log"); }
 
 std::vector<docker::Container> Stack::containers() const {

@@ -54,6 +54,10 @@ class Stack {
   // output goes to `output` when given.
   int runBerth(const std::string& command, std::string* output = nullptr) const;
 
+  // Sends `signal` to `berth serve`, waits for it to exit and returns its wait
+  // status; the stack then has no pool running.
+  int stopBerth(int signal);
+
   // Every container of this stack's pool, as the engine lists it.
   std::vector<docker::Container> containers() const;
 
