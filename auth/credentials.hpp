@@ -8,8 +8,13 @@ namespace berth::auth {
 
 // Checks a user's password against an htpasswd file of bcrypt hashes
 // (`htpasswd -B`), verified with crypt(3). The file is read on every call,
-// so edits take effect at the next login without a restart. Unknown users
-// cost one bcrypt run too, so the answer time does not tell which users exist.
+// so edits take effect at the next login without a restart. An unknown user,
+// or one whose entry is not bcrypt, costs one bcrypt run at the highest cost
+// in the file, so the response time does not tell which users exist. A
+// non-bcrypt entry is rejected and logged as a warning.
+// NOTE: in a file that mixes costs, a login of a user below the highest cost
+// still returns sooner than one of an unknown user; create all entries with
+// one -C value.
 // Throws std::runtime_error when the file cannot be read.
 bool verifyPassword(const std::string& htpasswd_path, std::string_view user,
                     std::string_view password);

@@ -1,8 +1,12 @@
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
+#include <sys/un.h>
+
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -29,7 +33,10 @@ Number parseNumber(const std::string& value, Number min, Number max, int base = 
   } else {
     result = std::from_chars(value.data(), end, number, base);
   }
-  if (result.ec != std::errc() || result.ptr != end || number < min || number > max) {
+  bool finite = true;
+  if constexpr (std::is_floating_point_v<Number>) finite = std::isfinite(number);
+  // NaN compares false with everything, so only the finite check rejects it.
+  if (result.ec != std::errc() || result.ptr != end || !finite || number < min || number > max) {
     std::ostringstream message;
     message << "expected a number from " << min << " to " << max;
     throw std::invalid_argument(message.str());
@@ -45,6 +52,44 @@ bool parseBool(const std::string& value) {
 
 std::string parsePath(const std::string& value) {
   if (value.empty() || value[0] != '/') throw std::invalid_argument("expected an absolute path");
+  return value;
+}
+
+// Parses a unix socket path, which must fit sockaddr_un::sun_path with its NUL.
+std::string parseSocketPath(const std::string& value) {
+  constexpr std::size_t kMaxBytes = sizeof(sockaddr_un::sun_path) - 1;
+  parsePath(value);
+  if (value.size() > kMaxBytes) {
+    throw std::invalid_argument("expected a path of at most " + std::to_string(kMaxBytes) +
+                                " bytes, the limit of a unix socket path; this one is " +
+                                std::to_string(value.size()));
+  }
+  return value;
+}
+
+// Parses a segment name. Container names are "berth_SEGMENT_USER", so the
+// segment contains no '_'. A leading '.' is rejected so that "." and ".."
+// never name /dev/shm itself or its parent.
+std::string parseSegment(const std::string& value) {
+  constexpr const char* kExpected =
+      "expected 1 to 64 characters of A-Z, a-z, 0-9, '.' and '-', not starting with '.'";
+  if (value.empty() || value.size() > 64 || value[0] == '.') {
+    throw std::invalid_argument(kExpected);
+  }
+  for (char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool allowed = (byte < 128 && std::isalnum(byte)) || c == '.' || c == '-';
+    if (!allowed) throw std::invalid_argument(kExpected);
+  }
+  return value;
+}
+
+std::string parseIpAddress(const std::string& value) {
+  in6_addr address{};
+  if (::inet_pton(AF_INET, value.c_str(), &address) != 1 &&
+      ::inet_pton(AF_INET6, value.c_str(), &address) != 1) {
+    throw std::invalid_argument("expected an IP address such as 127.0.0.1 or ::1, not a host name");
+  }
   return value;
 }
 
@@ -64,18 +109,12 @@ using Setter = std::function<void(Config&, const std::string&)>;
 
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> table = {
-      {"listen", [](Config& c, const std::string& v) { c.listen = parsePath(v); }},
+      {"listen", [](Config& c, const std::string& v) { c.listen = parseSocketPath(v); }},
       {"socket_mode",
        [](Config& c, const std::string& v) { c.socket_mode = parseNumber<int>(v, 0, 0777, 8); }},
-      {"docker_socket", [](Config& c, const std::string& v) { c.docker_socket = parsePath(v); }},
-      {"segment",
-       [](Config& c, const std::string& v) {
-         // The name is also part of Docker container names: [A-Za-z0-9_.-].
-         if (v.find_first_of(":/") != std::string::npos || v.size() > 64) {
-           throw std::invalid_argument("expected 1 to 64 letters, digits and - _ .");
-         }
-         c.segment = parseName(v);
-       }},
+      {"docker_socket",
+       [](Config& c, const std::string& v) { c.docker_socket = parseSocketPath(v); }},
+      {"segment", [](Config& c, const std::string& v) { c.segment = parseSegment(v); }},
       {"workers", [](Config& c, const std::string& v) { c.workers = parseNumber(v, 0, 256); }},
       {"threads", [](Config& c, const std::string& v) { c.threads = parseNumber(v, 1, 256); }},
       {"port_min",
@@ -86,7 +125,7 @@ const std::map<std::string, Setter>& setters() {
        [](Config& c, const std::string& v) {
          c.port_max = parseNumber<std::uint16_t>(v, 1, 65535);
        }},
-      {"bind_address", [](Config& c, const std::string& v) { c.bind_address = parseName(v); }},
+      {"bind_address", [](Config& c, const std::string& v) { c.bind_address = parseIpAddress(v); }},
       {"public_host", [](Config& c, const std::string& v) { c.public_host = parseName(v); }},
       {"image", [](Config& c, const std::string& v) { c.image = parseName(v); }},
       {"container_port",
@@ -129,6 +168,7 @@ Config parse(const std::string& text, const std::string& origin) {
   std::istringstream lines(text);
   std::string line;
   int number = 0;
+  std::map<std::string, int> line_of_key;
 
   while (std::getline(lines, line)) {
     ++number;
@@ -148,6 +188,11 @@ Config parse(const std::string& text, const std::string& origin) {
     const auto setter = setters().find(key);
     if (setter == setters().end()) {
       throw ConfigError(where + ": unknown key \"" + key + "\"; the README lists every key");
+    }
+    const auto [first, inserted] = line_of_key.emplace(key, number);
+    if (!inserted) {
+      throw ConfigError(where + ": duplicate key \"" + key + "\", set already on line " +
+                        std::to_string(first->second) + "; keep one of the two lines");
     }
     try {
       setter->second(config, value);

@@ -6,8 +6,8 @@
 
 namespace berth::config {
 
-// Raised for an unreadable file, an unknown key or a value out of range.
-// what() names the file, line, key and the accepted values.
+// Raised for an unreadable file, an unknown or repeated key or a value out of
+// range. what() names the file, line, key and the accepted values.
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -21,12 +21,13 @@ struct Config {
   std::string listen = "/run/berth/berth.sock";  // FastCGI unix socket
   int socket_mode = 0660;                        // octal in the file
   std::string docker_socket = "/var/run/docker.sock";
-  std::string segment = "berth";  // shared memory name; also the io.berth.pool label
-  int workers = 0;                // worker processes; 0 = number of cores
-  int threads = 8;                // request threads per worker
+  std::string segment =
+      "berth";      // shared memory name, io.berth.pool label, part of container names
+  int workers = 0;  // worker processes; 0 = number of cores
+  int threads = 8;  // request threads per worker
   std::uint16_t port_min = 8000;
   std::uint16_t port_max = 9000;           // inclusive
-  std::string bind_address = "127.0.0.1";  // host address containers publish on
+  std::string bind_address = "127.0.0.1";  // IP address containers publish on
   std::string public_host = "127.0.0.1";   // host name put into the workspace URL
   std::string image = "berth/workspace:latest";
   std::uint16_t container_port = 4200;

@@ -1,6 +1,7 @@
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <unistd.h>
+
+#include <variant>
 
 #include "auth/credentials.hpp"
 #include "common/log.hpp"
@@ -34,12 +35,13 @@ Response listSessions(Context& context) {
 }
 
 Response startForUser(const Request& request, Context& context) {
-  rapidjson::Document document;
-  document.Parse(request.body.data(), request.body.size());
-  if (document.HasParseError() || !document.IsObject()) {
-    return problem(400, "invalid-json", "Invalid JSON",
-                   "the body must be a JSON object like {\"user\": \"alice\"}", "body");
+  if (!hasMediaType(request.content_type, "application/json")) {
+    return unsupportedMediaType(request, "application/json");
   }
+  auto parsed = parseJsonObject(request.body);
+  if (auto* response = std::get_if<Response>(&parsed)) return std::move(*response);
+  const rapidjson::Document& document = std::get<rapidjson::Document>(parsed);
+
   const auto member = document.FindMember("user");
   if (member == document.MemberEnd()) {
     return problem(422, "missing-field", "Missing field", "the field \"user\" is required", "user");
@@ -57,6 +59,7 @@ Response startForUser(const Request& request, Context& context) {
     log::info("admin start: user=" + user + " port=" + std::to_string(session.port));
     return jsonResponse(existed ? 200 : 201, sessionJson(context.config, session));
   } catch (const lifecycle::Error& error) {
+    log::error("admin start failed: user=" + user + ": " + error.what());
     return lifecycleProblem(error);
   }
 }
@@ -73,6 +76,8 @@ Response oneSession(const Request& request, Context& context, const std::string&
   try {
     context.workspaces.destroy(*session);
   } catch (const lifecycle::Error& error) {
+    log::error("admin destroy failed: user=" + user + " port=" + std::to_string(session->port) +
+               ": " + error.what());
     return lifecycleProblem(error);
   }
   log::info("admin destroy: user=" + user + " port=" + std::to_string(session->port));

@@ -1,10 +1,13 @@
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace berth::fcgi {
@@ -26,6 +29,7 @@ struct Request {
   // Returns the value of the named cookie, if present.
   std::optional<std::string> cookieValue(std::string_view name) const;
   // Returns the token of an "Authorization: Bearer TOKEN" header, if present.
+  // The scheme name is case-insensitive (RFC 7235, section 2.1).
   std::optional<std::string> bearerToken() const;
 };
 
@@ -44,13 +48,32 @@ Response jsonResponse(int status, std::string json);
 
 // An RFC 9457 problem+json response. `type` is a short stable name that
 // becomes "urn:berth:problem:TYPE"; `field`, when not empty, names the input
-// that was wrong.
+// that was wrong. Bytes of `detail` and `field` that are not valid UTF-8
+// become U+FFFD, so echoed request bytes keep the body valid JSON.
 Response problem(int status, std::string_view type, std::string_view title, std::string_view detail,
                  std::string_view field = {});
 
-// Decodes an application/x-www-form-urlencoded body. Returns nullopt when a
-// percent escape is malformed.
-std::optional<std::map<std::string, std::string>> parseForm(std::string_view body);
+// Returns whether a Content-Type value has the media type `media_type`, which
+// must be lowercase. Parameters such as "; charset=utf-8" are ignored, and
+// the comparison is case-insensitive.
+bool hasMediaType(std::string_view content_type, std::string_view media_type);
+
+// Returns a 415 problem that names the request's Content-Type and the
+// `accepted` media types.
+Response unsupportedMediaType(const Request& request, std::string_view accepted);
+
+// The fields of a form body, by name.
+using FormFields = std::map<std::string, std::string>;
+
+// Decodes an application/x-www-form-urlencoded body. Returns the fields, or a
+// 400 problem when a percent escape is malformed ("invalid-form", field
+// "body") or a field appears twice ("duplicate-field", field = its name).
+std::variant<FormFields, Response> parseForm(std::string_view body);
+
+// Parses a body that must be one JSON object. Returns the document, or a 400
+// problem when the body is not JSON or not an object ("invalid-json", field
+// "body") or a member name appears twice ("duplicate-field", field = the name).
+std::variant<rapidjson::Document, Response> parseJsonObject(const std::string& body);
 
 // The reason phrase of an HTTP status code.
 const char* reasonPhrase(int status);

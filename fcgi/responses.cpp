@@ -34,22 +34,30 @@ std::string sessionJson(const config::Config& config, const shm::Session& sessio
 }
 
 Response lifecycleProblem(const lifecycle::Error& error) {
+  // The engine's own messages name the Docker socket, images and container
+  // ids. Callers log them, so the detail here stays plain for the user.
   using Kind = lifecycle::Error::Kind;
   switch (error.kind()) {
     case Kind::Capacity:
       return problem(503, "capacity", "No free workspace", error.what());
     case Kind::EngineUnavailable:
-      return problem(503, "engine-unavailable", "Docker engine unavailable", error.what());
+      return problem(503, "engine-unavailable", "Docker engine unavailable",
+                     "the Docker engine is not reachable; try again later");
     case Kind::Engine:
-      return problem(502, "engine-error", "Docker engine error", error.what());
+      return problem(502, "engine-error", "Docker engine error",
+                     "the Docker engine failed to start or remove the workspace; the operator "
+                     "can find the cause in berth's log");
     case Kind::NotReady:
       return problem(504, "not-ready", "Workspace did not become ready", error.what());
     case Kind::NameTaken:
-      return problem(409, "name-taken", "Container name taken", error.what());
+      return problem(409, "name-taken", "Container name taken",
+                     "a container that berth does not manage has this workspace's name; the "
+                     "operator can find it in berth's log and must rename or remove it");
     case Kind::Ended:
       return problem(409, "session-ended", "Session ended during start", error.what());
   }
-  return problem(500, "internal-error", "Internal error", error.what());
+  return problem(500, "internal-error", "Internal error",
+                 "the request failed inside berth; the operator can find the cause in berth's log");
 }
 
 }  // namespace berth::fcgi

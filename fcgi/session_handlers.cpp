@@ -1,5 +1,4 @@
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <variant>
 
@@ -19,17 +18,6 @@ struct Credentials {
   std::string password;
 };
 
-bool hasMediaType(const std::string& content_type, std::string_view media_type) {
-  std::string_view value = content_type;
-  value = value.substr(0, value.find(';'));
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  if (value.size() != media_type.size()) return false;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(value[i])) != media_type[i]) return false;
-  }
-  return true;
-}
-
 bool isForm(const Request& request) {
   return hasMediaType(request.content_type, "application/x-www-form-urlencoded");
 }
@@ -40,18 +28,9 @@ Response missingField(const char* field) {
 }
 
 std::variant<Credentials, Response> credentialsFromJson(const std::string& body) {
-  rapidjson::Document document;
-  document.Parse(body.data(), body.size());
-  if (document.HasParseError()) {
-    return problem(400, "invalid-json", "Invalid JSON",
-                   std::string("the body is not valid JSON: ") +
-                       rapidjson::GetParseError_En(document.GetParseError()) + " at offset " +
-                       std::to_string(document.GetErrorOffset()),
-                   "body");
-  }
-  if (!document.IsObject()) {
-    return problem(400, "invalid-json", "Invalid JSON", "the body must be a JSON object", "body");
-  }
+  auto parsed = parseJsonObject(body);
+  if (auto* response = std::get_if<Response>(&parsed)) return std::move(*response);
+  const rapidjson::Document& document = std::get<rapidjson::Document>(parsed);
 
   Credentials credentials;
   for (const char* field : {"user", "password"}) {
@@ -68,15 +47,14 @@ std::variant<Credentials, Response> credentialsFromJson(const std::string& body)
 }
 
 std::variant<Credentials, Response> credentialsFromForm(const std::string& body) {
-  const auto fields = parseForm(body);
-  if (!fields) {
-    return problem(400, "invalid-form", "Invalid form body",
-                   "the form body has a malformed percent escape", "body");
-  }
+  auto parsed = parseForm(body);
+  if (auto* response = std::get_if<Response>(&parsed)) return std::move(*response);
+  const auto& fields = std::get<FormFields>(parsed);
+
   Credentials credentials;
   for (const char* field : {"user", "password"}) {
-    const auto found = fields->find(field);
-    if (found == fields->end()) return missingField(field);
+    const auto found = fields.find(field);
+    if (found == fields.end()) return missingField(field);
     (field[0] == 'u' ? credentials.user : credentials.password) = found->second;
   }
   return credentials;
@@ -91,11 +69,7 @@ std::variant<Credentials, Response> readCredentials(const Request& request) {
   } else if (hasMediaType(request.content_type, "application/json")) {
     parsed = credentialsFromJson(request.body);
   } else {
-    return problem(415, "unsupported-media-type", "Unsupported media type",
-                   "Content-Type \"" + request.content_type +
-                       "\" is not accepted; send application/json or "
-                       "application/x-www-form-urlencoded",
-                   "Content-Type");
+    return unsupportedMediaType(request, "application/json or application/x-www-form-urlencoded");
   }
   if (std::holds_alternative<Response>(parsed)) return parsed;
 
@@ -169,6 +143,8 @@ Response handleLogin(const Request& request, Context& context) {
   try {
     session = context.workspaces.start(credentials.user);
   } catch (const lifecycle::Error& error) {
+    log::error("login failed: user=" + credentials.user + " from=" + request.remote_address + ": " +
+               error.what());
     return lifecycleProblem(error);
   }
 
@@ -201,6 +177,8 @@ Response handleLogout(const Request& request, Context& context) {
   try {
     context.workspaces.destroy(session);
   } catch (const lifecycle::Error& error) {
+    log::error("logout failed: user=" + session.user + " port=" + std::to_string(session.port) +
+               ": " + error.what());
     return lifecycleProblem(error);
   }
   log::info("logout: user=" + session.user + " port=" + std::to_string(session.port));

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <functional>
 
 #include "auth/token.hpp"
 
@@ -40,6 +42,47 @@ TEST(CredentialsVerify, AcceptsRightPasswordOnly) {
   EXPECT_FALSE(verifyPassword(htpasswd.path(), "alic", "alice-pass"));
   // Only bcrypt hashes count; bob's MD5 line never matches.
   EXPECT_FALSE(verifyPassword(htpasswd.path(), "bob", "anything"));
+}
+
+// Written by `htpasswd -nbB -C 10 carol carol-pass`.
+constexpr const char* kCarolCost10Line =
+    "carol:$2y$10$RUfM7f.kUd5r3oGdE2jW3.Uhd7mr0i3mF0M/BG30/t/dkcQS8fIdW";
+
+// The shortest of three runs of `call`, in seconds.
+double fastestRun(const std::function<void()>& call) {
+  double fastest = 1e9;
+  for (int run = 0; run < 3; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    fastest = std::min(fastest, elapsed.count());
+  }
+  return fastest;
+}
+
+TEST(CredentialsVerify, UnknownUserTakesAsLongAsKnown) {
+  TempFile htpasswd(std::string(kAliceLine) + "\n" + kCarolCost10Line + "\nbob:$apr1$x$y\n");
+  const double known = fastestRun([&] { verifyPassword(htpasswd.path(), "carol", "wrong"); });
+  const double unknown = fastestRun([&] { verifyPassword(htpasswd.path(), "mallory", "wrong"); });
+  const double not_bcrypt = fastestRun([&] { verifyPassword(htpasswd.path(), "bob", "wrong"); });
+
+  // Cost 10 takes 32 times as long as cost 5; half of the known user's time
+  // leaves room for a loaded machine and still fails at cost 5.
+  EXPECT_GT(unknown, known / 2) << "known " << known << " s, unknown " << unknown << " s";
+  EXPECT_GT(not_bcrypt, known / 2) << "known " << known << " s, non-bcrypt " << not_bcrypt << " s";
+}
+
+TEST(CredentialsVerify, WarnsAboutNonBcryptEntry) {
+  TempFile htpasswd(std::string(kAliceLine) + "\ndave:$apr1$x$y\n");
+  ::testing::internal::CaptureStderr();
+  const bool accepted = verifyPassword(htpasswd.path(), "dave", "dave-secret");
+  const std::string output = ::testing::internal::GetCapturedStderr();
+
+  EXPECT_FALSE(accepted);
+  EXPECT_NE(output.find("user=dave"), std::string::npos) << output;
+  EXPECT_NE(output.find("htpasswd -B"), std::string::npos) << output;
+  EXPECT_EQ(output.find("dave-secret"), std::string::npos) << output;
+  EXPECT_EQ(output.find("$apr1$"), std::string::npos) << output;
 }
 
 TEST(CredentialsVerify, MissingFileThrows) {

@@ -51,5 +51,16 @@ TEST(IntegrationAdmin, StartListGetAndDestroy) {
   EXPECT_EQ(http("GET", stack.url("/api/containers/carol"), "", {auth}).status, 404);
 }
 
+TEST(IntegrationAdmin, BearerSchemeIgnoresCase) {
+  Stack stack;
+
+  for (const char* scheme : {"bearer", "BEARER", "Bearer"}) {
+    const HttpResponse listed =
+        http("GET", stack.url("/api/containers"), "",
+             {"Authorization: " + std::string(scheme) + " " + stack.adminToken()});
+    EXPECT_EQ(listed.status, 200) << scheme << ": " << listed.body;
+  }
+}
+
 }  // namespace
 }  // namespace berth::testing
