@@ -21,8 +21,8 @@ struct Config {
   std::string listen = "/run/berth/berth.sock";  // FastCGI unix socket
   int socket_mode = 0660;                        // octal in the file
   std::string docker_socket = "/var/run/docker.sock";
-  std::string segment =
-      "berth";      // shared memory name, io.berth.pool label, part of container names
+  // Shared memory name, io.berth.pool label and part of container names.
+  std::string segment = "berth";
   int workers = 0;  // worker processes; 0 = number of cores
   int threads = 8;  // request threads per worker
   std::uint16_t port_min = 8000;

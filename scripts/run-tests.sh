@@ -23,7 +23,7 @@ run_gtest() {
   "$root/$build/berth_tests" "$@" 2>&1 | tee "$log" || status=$?
   local ok bad
   ok=$(grep -c '^\[       OK \]' "$log" || true)
-  bad=$(grep -E '^\[  FAILED  \] [A-Za-z0-9_]+\.[A-Za-z0-9_]+' "$log" | sort -u | wc -l)
+  bad=$({ grep -E '^\[  FAILED  \] [A-Za-z0-9_]+\.[A-Za-z0-9_]+' "$log" || true; } | sort -u | wc -l)
   passed=$((passed + ok))
   failed=$((failed + bad))
   if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
