@@ -69,6 +69,75 @@ std::unique_ptr<shm::Segment> openLiveSegment(const config::Config& config) {
   return segment;
 }
 
+// A command's help text and the arguments it takes.
+struct CommandSpec {
+  const char* usage;
+  bool allow_dry_run;
+  std::size_t positional;  // arguments besides options
+};
+
+constexpr CommandSpec kServe{
+    "usage: berth serve [--config PATH]\n\n"
+    "Runs the FastCGI pool in the foreground: a master (process title\n"
+    "\"berth: master\") and its workers (\"berth: worker N\"). SIGTERM, SIGINT\n"
+    "or SIGHUP stops it and destroys every container of the pool.\n",
+    false, 0};
+
+constexpr CommandSpec kSweep{
+    "usage: berth sweep [--config PATH] [--dry-run]\n\n"
+    "Reconciles the pool's sessions with the engine once, from one list call:\n"
+    "removes containers without a session, drops sessions whose container is\n"
+    "gone, reaps sessions idle longer than idle_timeout or older than\n"
+    "max_lifetime, and reclaims starts of dead workers. With no live pool,\n"
+    "every container of the pool is an orphan. --dry-run only prints what it\n"
+    "would do. Exits 1 when an action or the list call failed.\n",
+    true, 0};
+
+constexpr CommandSpec kList{
+    "usage: berth list [--config PATH]\n\nPrints every session of the running pool.\n", false, 0};
+
+constexpr CommandSpec kReap{
+    "usage: berth reap USER [--config PATH]\n\n"
+    "Destroys USER's session and container, as a logout does.\n",
+    false, 1};
+
+// A parsed command line with its loaded config.
+struct Invocation {
+  Options options;
+  config::Config config;
+};
+
+// Parses the arguments and loads the config. Returns nullopt after printing
+// the help (exit_code 0) or a usage or config error (exit_code 2).
+std::optional<Invocation> prepare(const std::vector<std::string>& args, const CommandSpec& spec,
+                                  int& exit_code) {
+  exit_code = 2;
+  auto options = parseOptions(args, spec.allow_dry_run);
+  if (!options) return std::nullopt;
+  if (options->help) {
+    std::fputs(spec.usage, stdout);
+    exit_code = 0;
+    return std::nullopt;
+  }
+  if (options->positional.size() != spec.positional) {
+    std::fprintf(stderr, "berth: expected %zu argument(s), got %zu\n\n%s", spec.positional,
+                 options->positional.size(), spec.usage);
+    return std::nullopt;
+  }
+  auto config = loadConfig(*options);
+  if (!config) return std::nullopt;
+  return Invocation{std::move(*options), std::move(*config)};
+}
+
+// Like openLiveSegment, but prints why there is no running pool.
+std::unique_ptr<shm::Segment> openRunningPool(const config::Config& config) {
+  auto segment = openLiveSegment(config);
+  if (!segment) {
+    std::fprintf(stderr, "berth: no pool is running with segment %s\n", config.segment.c_str());
+  }
+  return segment;
+}
+
 std::string formatTime(std::int64_t unix_seconds) {
   char text[32];
   const std::time_t time = unix_seconds;
@@ -81,44 +150,23 @@ std::string formatTime(std::int64_t unix_seconds) {
 }  // namespace
 
 int serve(const std::vector<std::string>& args) {
-  const auto options = parseOptions(args, false);
-  if (!options) return 2;
-  if (options->help) {
-    std::puts(
-        "usage: berth serve [--config PATH]\n\n"
-        "Runs the FastCGI pool in the foreground: a master (process title\n"
-        "\"berth: master\") and its workers (\"berth: worker N\"). SIGTERM or\n"
-        "SIGINT stops it and destroys every container of the pool.");
-    return 0;
-  }
-  const auto config = loadConfig(*options);
-  if (!config) return 2;
-  return fcgi::runMaster(*config);
+  int exit_code = 0;
+  const auto invocation = prepare(args, kServe, exit_code);
+  if (!invocation) return exit_code;
+  return fcgi::runMaster(invocation->config);
 }
 
 int sweep(const std::vector<std::string>& args) {
-  const auto options = parseOptions(args, true);
-  if (!options) return 2;
-  if (options->help) {
-    std::puts(
-        "usage: berth sweep [--config PATH] [--dry-run]\n\n"
-        "Reconciles the pool's sessions with the engine once, from one list call:\n"
-        "removes containers without a session, drops sessions whose container is\n"
-        "gone, reaps sessions idle longer than idle_timeout or older than\n"
-        "max_lifetime, and reclaims starts of dead workers. With no live pool,\n"
-        "every container of the pool is an orphan. --dry-run only prints what it\n"
-        "would do. Exits 1 when an action or the list call failed.");
-    return 0;
-  }
-  const auto config = loadConfig(*options);
-  if (!config) return 2;
+  int exit_code = 0;
+  const auto invocation = prepare(args, kSweep, exit_code);
+  if (!invocation) return exit_code;
+  const config::Config& config = invocation->config;
 
   try {
     std::unique_ptr<shm::Segment> segment;
-    docker::Client docker(
-        docker::ClientOptions{config->docker_socket, 2000, config->docker_timeout * 1000L});
-    const auto report = lifecycle::sweep(*config, docker, options->dry_run, [&] {
-      segment = openLiveSegment(*config);
+    docker::Client docker(lifecycle::dockerOptions(config));
+    const auto report = lifecycle::sweep(config, docker, invocation->options.dry_run, [&] {
+      segment = openLiveSegment(config);
       return segment.get();
     });
     return report.errors == 0 ? 0 : 1;
@@ -129,21 +177,13 @@ int sweep(const std::vector<std::string>& args) {
 }
 
 int list(const std::vector<std::string>& args) {
-  const auto options = parseOptions(args, false);
-  if (!options) return 2;
-  if (options->help) {
-    std::puts("usage: berth list [--config PATH]\n\nPrints every session of the running pool.");
-    return 0;
-  }
-  const auto config = loadConfig(*options);
-  if (!config) return 2;
+  int exit_code = 0;
+  const auto invocation = prepare(args, kList, exit_code);
+  if (!invocation) return exit_code;
 
   try {
-    auto segment = openLiveSegment(*config);
-    if (!segment) {
-      std::fprintf(stderr, "berth: no pool is running with segment %s\n", config->segment.c_str());
-      return 1;
-    }
+    auto segment = openRunningPool(invocation->config);
+    if (!segment) return 1;
     std::printf("%-20s %-6s %-9s %-12s %-20s %s\n", "USER", "PORT", "STATE", "CONTAINER", "CREATED",
                 "LAST SEEN");
     for (const auto& session : segment->list()) {
@@ -159,32 +199,22 @@ int list(const std::vector<std::string>& args) {
 }
 
 int reap(const std::vector<std::string>& args) {
-  const auto options = parseOptions(args, false);
-  if (!options) return 2;
-  if (options->help || options->positional.size() != 1) {
-    std::fputs(
-        "usage: berth reap USER [--config PATH]\n\n"
-        "Destroys USER's session and container, as a logout does.\n",
-        options->help ? stdout : stderr);
-    return options->help ? 0 : 2;
-  }
-  const auto config = loadConfig(*options);
-  if (!config) return 2;
+  int exit_code = 0;
+  const auto invocation = prepare(args, kReap, exit_code);
+  if (!invocation) return exit_code;
+  const config::Config& config = invocation->config;
+  const std::string& user = invocation->options.positional[0];
 
   try {
-    auto segment = openLiveSegment(*config);
-    if (!segment) {
-      std::fprintf(stderr, "berth: no pool is running with segment %s\n", config->segment.c_str());
-      return 1;
-    }
-    const auto session = segment->findByUser(options->positional[0]);
+    auto segment = openRunningPool(config);
+    if (!segment) return 1;
+    const auto session = segment->findByUser(user);
     if (!session) {
-      std::fprintf(stderr, "berth: user %s has no session\n", options->positional[0].c_str());
+      std::fprintf(stderr, "berth: user %s has no session\n", user.c_str());
       return 1;
     }
-    docker::Client docker(
-        docker::ClientOptions{config->docker_socket, 2000, config->docker_timeout * 1000L});
-    lifecycle::Workspaces workspaces(*config, *segment, docker);
+    docker::Client docker(lifecycle::dockerOptions(config));
+    lifecycle::Workspaces workspaces(config, *segment, docker);
     workspaces.destroy(*session);
     std::printf("destroyed the session of %s (port %u)\n", session->user.c_str(), session->port);
     return 0;

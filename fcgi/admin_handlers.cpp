@@ -86,14 +86,6 @@ Response oneSession(const Request& request, Context& context, const std::string&
   return response;
 }
 
-Response notAllowed(const Request& request, const char* allowed) {
-  Response response =
-      problem(405, "method-not-allowed", "Method not allowed",
-              request.method + " is not allowed on " + request.path + "; use " + allowed, "method");
-  response.setHeader("Allow", allowed);
-  return response;
-}
-
 }  // namespace
 
 Response handleAdmin(const Request& request, Context& context) {
@@ -107,12 +99,12 @@ Response handleAdmin(const Request& request, Context& context) {
   if (request.path == kCollection) {
     if (request.method == "GET") return listSessions(context);
     if (request.method == "POST") return startForUser(request, context);
-    return notAllowed(request, "GET, POST");
+    return methodNotAllowed(request, "GET, POST");
   }
 
   const std::string user = request.path.substr(kCollection.size() + 1);
   if (request.method != "GET" && request.method != "DELETE") {
-    return notAllowed(request, "GET, DELETE");
+    return methodNotAllowed(request, "GET, DELETE");
   }
   return oneSession(request, context, user);
 }

@@ -232,6 +232,14 @@ std::variant<rapidjson::Document, Response> parseJsonObject(const std::string& b
   return document;
 }
 
+Response methodNotAllowed(const Request& request, const char* allowed) {
+  Response response =
+      problem(405, "method-not-allowed", "Method not allowed",
+              request.method + " is not allowed on " + request.path + "; use " + allowed, "method");
+  response.setHeader("Allow", allowed);
+  return response;
+}
+
 const char* reasonPhrase(int status) {
   switch (status) {
     case 200:

@@ -75,6 +75,10 @@ std::variant<FormFields, Response> parseForm(std::string_view body);
 // "body") or a member name appears twice ("duplicate-field", field = the name).
 std::variant<rapidjson::Document, Response> parseJsonObject(const std::string& body);
 
+// A 405 problem for the request's method, with an Allow header listing
+// `allowed` (e.g. "GET, POST").
+Response methodNotAllowed(const Request& request, const char* allowed);
+
 // The reason phrase of an HTTP status code.
 const char* reasonPhrase(int status);
 

@@ -157,8 +157,7 @@ int runMaster(const config::Config& config) {
   sigprocmask(SIG_BLOCK, &handled, &original_mask);
   signal(SIGPIPE, SIG_IGN);
 
-  docker::Client docker(
-      docker::ClientOptions{config.docker_socket, 2000, config.docker_timeout * 1000L});
+  docker::Client docker(lifecycle::dockerOptions(config));
   std::unique_ptr<shm::Segment> segment;
   try {
     segment = claimSegment(config);

@@ -6,14 +6,6 @@
 namespace berth::fcgi {
 namespace {
 
-Response methodNotAllowed(const Request& request, const char* allowed) {
-  Response response =
-      problem(405, "method-not-allowed", "Method not allowed",
-              request.method + " is not allowed on " + request.path + "; use " + allowed, "method");
-  response.setHeader("Allow", allowed);
-  return response;
-}
-
 Response dispatch(const Request& request, Context& context) {
   const std::string& path = request.path;
 

@@ -69,8 +69,7 @@ void writeResponse(FCGX_Request& raw, const Response& response) {
 }
 
 void serveThread(int listen_fd, const config::Config& config, shm::Segment& segment) {
-  docker::Client docker(
-      docker::ClientOptions{config.docker_socket, 2000, config.docker_timeout * 1000L});
+  docker::Client docker(lifecycle::dockerOptions(config));
   lifecycle::Workspaces workspaces(config, segment, docker);
   Context context{config, segment, docker, workspaces};
 

@@ -51,6 +51,10 @@ std::int64_t unixNow() {
       .count();
 }
 
+docker::ClientOptions dockerOptions(const config::Config& config) {
+  return docker::ClientOptions{config.docker_socket, 2000, config.docker_timeout * 1000L};
+}
+
 std::map<std::string, std::string> poolLabels(const std::string& segment) {
   return {{kLabelManaged, "true"}, {kLabelPool, segment}};
 }

@@ -88,6 +88,10 @@ class Workspaces {
   docker::Client& docker_;
 };
 
+// The Docker client settings of the config: its socket, a 2 s connect
+// timeout and docker_timeout per call.
+docker::ClientOptions dockerOptions(const config::Config& config);
+
 // Returns the current time in unix seconds.
 std::int64_t unixNow();
 
