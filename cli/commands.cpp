@@ -215,7 +215,7 @@ int reap(const std::vector<std::string>& args) {
     }
     docker::Client docker(lifecycle::dockerOptions(config));
     lifecycle::Workspaces workspaces(config, *segment, docker);
-    workspaces.destroy(*session);
+    workspaces.destroy(*session, "berth reap");
     std::printf("destroyed the session of %s (port %u)\n", session->user.c_str(), session->port);
     return 0;
   } catch (const std::exception& error) {

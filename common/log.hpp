@@ -6,7 +6,8 @@ namespace berth::log {
 
 enum class Level { Debug, Info, Warning, Error };
 
-// Writes one line to stderr: "LEVEL berth[pid]: message". Each call is one
+// Writes one line to stderr: "LEVEL berth[pid]: message", or under systemd's
+// journal "<PRIORITY>LEVEL: message" so that journalctl -p filters it. Each call is one
 // write(2), so lines from concurrent threads and processes do not interleave.
 // Messages carry user, session, container id and port where they apply, and
 // never a token or password.

@@ -27,6 +27,8 @@ std::uint64_t processStartTime(pid_t pid) {
   std::istringstream fields(stat.substr(close + 2));
   std::string field;
   for (int number = 3; number < 22 && fields >> field; ++number) {
+    // Field 3 is the state: a zombie (Z) or dead (X) process has ended.
+    if (number == 3 && (field == "Z" || field == "X")) return 0;
   }
   std::uint64_t start = 0;
   fields >> start;

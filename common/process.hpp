@@ -10,7 +10,8 @@ namespace berth {
 bool processAlive(pid_t pid);
 
 // Returns the start time of a process in clock ticks since boot (field 22 of
-// /proc/PID/stat), or 0 when there is no such process. A pid together with
+// /proc/PID/stat), or 0 when there is no such process or it has ended and
+// waits to be reaped (a zombie). A pid together with
 // its start time names one process even after the pid is reused.
 std::uint64_t processStartTime(pid_t pid);
 

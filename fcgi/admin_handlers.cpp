@@ -74,7 +74,7 @@ Response oneSession(const Request& request, Context& context, const std::string&
   if (request.method == "GET") return jsonResponse(200, sessionJson(context.config, *session));
 
   try {
-    context.workspaces.destroy(*session);
+    context.workspaces.destroy(*session, "admin request");
   } catch (const lifecycle::Error& error) {
     log::error("admin destroy failed: user=" + user + " port=" + std::to_string(session->port) +
                ": " + error.what());

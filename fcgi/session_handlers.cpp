@@ -123,6 +123,13 @@ std::variant<shm::Session, Response> authenticate(const Request& request, Contex
                        " cookie does not belong to a live session; log in again",
                    kSessionCookie);
   }
+  // The sweep destroys it at its next pass; until then it is refused here.
+  if (lifecycle::unixNow() - session->created > context.config.max_lifetime) {
+    return problem(401, "session-expired", "Session expired",
+                   "the session is older than max_lifetime (" +
+                       std::to_string(context.config.max_lifetime) + " s); log in again",
+                   kSessionCookie);
+  }
   return *session;
 }
 
@@ -175,7 +182,7 @@ Response handleLogout(const Request& request, Context& context) {
   const shm::Session& session = std::get<shm::Session>(authenticated);
 
   try {
-    context.workspaces.destroy(session);
+    context.workspaces.destroy(session, "logout");
   } catch (const lifecycle::Error& error) {
     log::error("logout failed: user=" + session.user + " port=" + std::to_string(session.port) +
                ": " + error.what());

@@ -69,6 +69,17 @@ const char* verdict(const config::Config& config, const shm::Session& session,
   return nullptr;
 }
 
+// Returns true when the engine reports the container running now; false when
+// it is gone, stopped, or the engine cannot tell.
+bool containerRuns(docker::Client& docker, const std::string& container_id) {
+  if (container_id.empty()) return false;
+  try {
+    return docker.inspect(container_id).state == "running";
+  } catch (const docker::Error&) {
+    return false;
+  }
+}
+
 void removeOrphan(docker::Client& docker, const docker::Container& container, bool dry_run,
                   SweepReport& report) {
   if (dry_run) {
@@ -156,10 +167,13 @@ SweepReport sweep(const config::Config& config, docker::Client& docker, bool dry
       ++*counter;
       continue;
     }
+    // A login may have created and started its container after the list
+    // call; the engine has the last word before a session is dropped.
+    if (counter == &report.sessions_dropped && containerRuns(docker, session.container_id)) {
+      continue;
+    }
     try {
-      workspaces.destroy(session, &containers);
-      log::info(std::string("sweep: destroyed session (") + reason +
-                "): " + describeSession(session));
+      workspaces.destroy(session, (std::string("sweep: ") + reason).c_str(), &containers);
       ++*counter;
     } catch (const Error& error) {
       log::error("sweep: destroying session failed: " + describeSession(session) + ": " +

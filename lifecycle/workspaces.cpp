@@ -89,16 +89,14 @@ shm::Session Workspaces::start(const std::string& user) {
     const shm::Session& existing = claim.session;
     if (existing.state == shm::State::Running) {
       if (stillRunning(existing)) return existing;
-      log::warning("the workspace's container no longer runs, starting a new one: " +
-                   describe(existing));
-      destroy(existing);
+      destroy(existing, "its container no longer runs; the login starts a new one");
       continue;
     }
 
     // A destroy that a dead worker began, or one still under way: finishing it
     // is safe to do twice, and lets this login start a fresh container.
     if (existing.state == shm::State::Stopping) {
-      destroy(existing);
+      destroy(existing, "finishing a stop before the login");
       continue;
     }
 
@@ -112,7 +110,7 @@ shm::Session Workspaces::start(const std::string& user) {
       return spawn(orphaned_start);
     }
 
-    // Another thread or worker is starting or stopping this user's session.
+    // Another thread or worker is starting this user's session.
     if (Clock::now() >= deadline) {
       throw Error(Error::Kind::NotReady, "the workspace of user " + user + " is still " +
                                              shm::stateName(existing.state) + " after " +
@@ -267,7 +265,8 @@ bool Workspaces::stillRunning(const shm::Session& session) {
   }
 }
 
-void Workspaces::destroy(const shm::Session& session, const std::vector<docker::Container>* known) {
+void Workspaces::destroy(const shm::Session& session, const char* reason,
+                         const std::vector<docker::Container>* known) {
   const auto stopping = segment_.beginStop(session.slot, session.generation);
   if (!stopping) return;
 
@@ -294,7 +293,7 @@ void Workspaces::destroy(const shm::Session& session, const std::vector<docker::
   }
 
   segment_.release(stopping->slot, stopping->generation);
-  log::info("destroyed workspace: " + describe(*stopping));
+  log::info(std::string("destroyed workspace (") + reason + "): " + describe(*stopping));
 }
 
 void Workspaces::removeQuietly(const std::string& container_id) {

@@ -71,7 +71,9 @@ class Workspaces {
   // label, in `known` when given (the sweep's one list call), else with a list
   // call. Throws Error when the engine fails; the session then stays Stopping
   // for a later retry.
-  void destroy(const shm::Session& session, const std::vector<docker::Container>* known = nullptr);
+  // `reason` goes into the one log line of the destroy.
+  void destroy(const shm::Session& session, const char* reason,
+               const std::vector<docker::Container>* known = nullptr);
 
  private:
   shm::Session spawn(shm::Session session);

@@ -165,6 +165,12 @@ TEST(IntegrationSweep, SessionPastMaxLifetimeReaped) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 
+  // Before the sweep, the expired session is refused already.
+  const HttpResponse expired = http("GET", stack.url("/api/session"), "",
+                                    {"Cookie: berth_session=" + alice.sessionCookie()});
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(stringMember(parseJson(expired.body), "type"), "urn:berth:problem:session-expired");
+
   std::string output;
   EXPECT_EQ(stack.runBerth("sweep", &output), 0);
   EXPECT_TRUE(contains(output, "expired_reaped=1")) << output;
