@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "lifecycle/probe.hpp"
 #include "shm/segment.hpp"
 #include "tests/support/json.hpp"
+#include "tests/support/slow_list_proxy.hpp"
 #include "tests/support/stack.hpp"
 
 namespace berth::testing {
@@ -49,6 +52,43 @@ TEST(IntegrationSweep, ContainerRemovedOutOfBandDropsSession) {
   const HttpResponse second = login(stack, "alice", "alice-pass");
   ASSERT_EQ(second.status, 200) << second.body;
   EXPECT_NE(stringMember(parseJson(second.body), "container"), first_id);
+  EXPECT_EQ(stack.containers().size(), 1u);
+}
+
+TEST(IntegrationSweep, LoginDuringListCallKeepsSession) {
+  Stack stack;
+
+  // The sweep talks to the engine through a proxy that holds back the answer
+  // to its list call, and alice logs in while it waits.
+  SlowListProxy proxy(stack.dir() + "/slow-engine.sock", std::chrono::milliseconds(3000));
+  const std::string slow_config = stack.dir() + "/slow.conf";
+  {
+    std::ifstream original(stack.configPath());
+    std::ofstream copy(slow_config);
+    copy << original.rdbuf() << "docker_socket = " << proxy.path() << "\n";
+  }
+  const char* binary = std::getenv("BERTH_BINARY");
+  int sweep_status = -1;
+  std::thread sweep([&] {
+    sweep_status =
+        shell(std::string(binary != nullptr ? binary : "build/berth") + " sweep --config " +
+              slow_config + " >" + stack.dir() + "/slow-sweep.log 2>&1");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const HttpResponse alice = login(stack, "alice", "alice-pass");
+  sweep.join();
+  std::ifstream log_file(stack.dir() + "/slow-sweep.log");
+  const std::string output((std::istreambuf_iterator<char>(log_file)),
+                           std::istreambuf_iterator<char>());
+
+  ASSERT_EQ(alice.status, 200) << alice.body;
+  EXPECT_EQ(sweep_status, 0) << output;
+  EXPECT_TRUE(contains(output, "containers=0 sessions=1")) << output;
+  EXPECT_TRUE(contains(output, "sessions_dropped=0")) << output;
+  EXPECT_EQ(
+      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + alice.sessionCookie()})
+          .status,
+      200);
   EXPECT_EQ(stack.containers().size(), 1u);
 }
 
