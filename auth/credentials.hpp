@@ -13,7 +13,7 @@ namespace berth::auth {
 // in the file, so the response time does not tell which users exist. A
 // non-bcrypt entry is rejected and logged as a warning.
 // NOTE: in a file that mixes costs, a login of a user below the highest cost
-// still returns sooner than one of an unknown user; create all entries with
+// still returns sooner than one of an unknown user. Create all entries with
 // one -C value.
 // Throws std::runtime_error when the file cannot be read.
 bool verifyPassword(const std::string& htpasswd_path, std::string_view user,

@@ -15,7 +15,7 @@ class ConfigError : public std::runtime_error {
 
 inline constexpr const char* kDefaultPath = "/etc/berth/berth.conf";
 
-// Every key of the config file, with its default. The file holds one
+// Every key of the config file, with its default. The file contains one
 // `key = value` per line; `#` starts a comment.
 struct Config {
   std::string listen = "/run/berth/berth.sock";  // FastCGI unix socket
@@ -34,7 +34,7 @@ struct Config {
   std::int64_t memory_mb = 256;
   double cpus = 1.0;
   std::int64_t pids_limit = 256;
-  int ready_timeout = 30;   // seconds a login waits for the container to answer HTTP
+  int ready_timeout = 30;   // seconds a login waits for the container to respond to HTTP
   int docker_timeout = 60;  // seconds one Engine API call may take
   std::string htpasswd = "/etc/berth/htpasswd";
   std::string admin_token_file = "/etc/berth/admin-token";

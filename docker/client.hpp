@@ -15,8 +15,8 @@ class Error : public std::runtime_error {
   enum class Kind {
     Transport,  // socket missing, connection refused or reset: the engine is away
     Timeout,    // connect or call timeout expired
-    Status,     // the engine answered with a non-2xx status
-    Protocol,   // the engine's answer could not be parsed
+    Status,     // the engine returned a non-2xx status
+    Protocol,   // the engine's response could not be parsed
   };
 
   Error(Kind kind, std::string operation, long status, std::string docker_message);
@@ -31,7 +31,7 @@ class Error : public std::runtime_error {
   // Start failed because the host port is taken: "port is already allocated"
   // (another container) or "address already in use" (another process).
   bool portConflict() const;
-  // The engine could not be reached or did not answer in time.
+  // The engine could not be reached or did not respond in time.
   bool engineUnavailable() const { return kind_ == Kind::Transport || kind_ == Kind::Timeout; }
 
  private:

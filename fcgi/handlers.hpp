@@ -8,7 +8,7 @@
 
 namespace berth::fcgi {
 
-// What a request thread works with: shared config and segment, and its own
+// The state a request thread works with: shared config and segment, and its own
 // Docker client and Workspaces.
 struct Context {
   const config::Config& config;

@@ -9,7 +9,7 @@ namespace berth::fcgi {
 // opens the FastCGI socket, forks config.workers workers and restarts any
 // that dies. On any of those signals it stops the workers, destroys every
 // container of the pool, removes the segment and the socket, and returns 0.
-// Returns 1 when it cannot start; the log says why.
+// Returns 1 when it cannot start; the log gives the reason.
 int runMaster(const config::Config& config);
 
 }  // namespace berth::fcgi

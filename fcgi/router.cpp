@@ -42,6 +42,11 @@ Response route(const Request& request, Context& context) {
     log::error("request " + request.method + " " + request.path + " failed: " + error.what());
     return problem(500, "internal-error", "Internal error",
                    "the request failed inside berth; the log has the cause");
+  } catch (...) {
+    log::error("request " + request.method + " " + request.path +
+               " failed with an exception that is not a std::exception");
+    return problem(500, "internal-error", "Internal error",
+                   "the request failed inside berth; the log has the cause");
   }
 }
 

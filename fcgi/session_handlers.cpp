@@ -10,7 +10,7 @@
 namespace berth::fcgi {
 namespace {
 
-// Longest password accepted, in bytes; bcrypt reads only the first 72.
+// Maximum password length, in bytes; bcrypt reads only the first 72.
 constexpr std::size_t kMaxPasswordBytes = 1024;
 
 struct Credentials {

@@ -146,7 +146,7 @@ shm::Session Workspaces::spawn(shm::Session session) {
         docker_.start(container_id);
       } catch (const docker::Error& error) {
         if (!error.portConflict()) throw;
-        log::info("engine refused the port binding, trying another port: " + describe(session) +
+        log::info("engine rejected the port binding, trying another port: " + describe(session) +
                   ": " + error.dockerMessage());
         removeQuietly(container_id);
         container_id.clear();

@@ -11,15 +11,15 @@
 
 namespace berth::lifecycle {
 
-// Why a workspace could not be started or destroyed. The HTTP layer maps each
-// kind to one status code.
+// A failed start or destroy of a workspace. The HTTP layer maps each kind to
+// one status code.
 class Error : public std::runtime_error {
  public:
   enum class Kind {
     Capacity,           // no free session slot or port in the range
-    EngineUnavailable,  // the Docker socket does not answer
-    Engine,             // the engine answered with an error
-    NotReady,           // the container did not answer HTTP within ready_timeout
+    EngineUnavailable,  // the Docker socket does not respond
+    Engine,             // the engine returned an error
+    NotReady,           // the container did not respond to HTTP within ready_timeout
     NameTaken,          // a container berth does not manage has the workspace's name
     Ended,              // the session was destroyed while it was starting
   };

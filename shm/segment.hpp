@@ -15,7 +15,7 @@ namespace berth::shm {
 
 // Raised when the segment cannot be created or opened: missing, created by a
 // different layout or Boost version, built for another port range, or left
-// half-initialised by a creator that died. what() says how to recover.
+// half-initialised by a creator that died. what() tells how to recover.
 class SegmentError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -89,9 +89,8 @@ class Segment {
   // state Starting. Returns the updated session, or nullopt when the session
   // is gone. Throws CapacityError when no port is free; the session then
   // keeps no port and must be released.
-  std::optional<Session> movePort(std::uint32_t slot, std::uint64_t generation,
-                                  std::uint16_t port, std::int64_t now,
-                                  std::int64_t block_seconds);
+  std::optional<Session> movePort(std::uint32_t slot, std::uint64_t generation, std::uint16_t port,
+                                  std::int64_t now, std::int64_t block_seconds);
 
   // Hands a Starting session over to `pid` (its owner died). Returns false
   // when the session is gone or no longer Starting.
@@ -142,8 +141,8 @@ class Segment {
   // (empty when consistent). Takes the lock. For health checks and tests.
   std::vector<std::string> consistencyProblems() const;
 
-  // Holds the lock until destroyed. Public so that tests can kill a process
-  // that holds it; production code uses the methods above.
+  // Keeps the lock until destroyed. It is public so that tests can kill a
+  // process that has the lock. Production code uses the methods above.
   class Guard {
    public:
     explicit Guard(const Segment& segment);

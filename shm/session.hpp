@@ -8,7 +8,7 @@
 
 namespace berth::shm {
 
-// Longest user name, in bytes; user names are validated before they get here.
+// Maximum user name length, in bytes; user names are validated before they get here.
 inline constexpr std::size_t kUserMax = 64;
 // A Docker container id is 64 hex digits.
 inline constexpr std::size_t kContainerIdMax = 64;
@@ -22,7 +22,7 @@ using TokenHash = std::array<std::uint8_t, 32>;
 enum class State : std::uint8_t {
   Free = 0,      // slot unused
   Starting = 1,  // port reserved, container being created or started by owner_pid
-  Running = 2,   // container started and answering
+  Running = 2,   // container started and responding to HTTP
   Stopping = 3,  // container being removed
 };
 

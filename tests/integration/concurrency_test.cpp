@@ -109,7 +109,7 @@ TEST(IntegrationPorts, ForeignListenerPortIsSkipped) {
   EXPECT_EQ(http("GET", stringMember(parseJson(response.body), "url")).status, 200);
 }
 
-TEST(IntegrationPorts, EngineRefusedPortIsReplaced) {
+TEST(IntegrationPorts, EngineRejectedPortIsReplaced) {
   const std::string library = faultLibrary();
   ASSERT_EQ(::access(library.c_str(), R_OK), 0) << library << " is missing; run make test";
   StackOptions options;
@@ -133,7 +133,7 @@ TEST(IntegrationPorts, EngineRefusedPortIsReplaced) {
   const auto containers = stack.containers();
   ASSERT_EQ(containers.size(), 1u);
   EXPECT_EQ(containers[0].host_port, port);
-  EXPECT_NE(stack.berthLog().find("engine refused the port binding"), std::string::npos)
+  EXPECT_NE(stack.berthLog().find("engine rejected the port binding"), std::string::npos)
       << stack.berthLog();
 }
 

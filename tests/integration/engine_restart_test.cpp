@@ -121,10 +121,7 @@ TEST(IntegrationEngineRestart, PoolAnswers503ThenRecovers) {
   EXPECT_EQ(stack.runBerth("sweep", &output), 0);
   EXPECT_NE(output.find("sessions_dropped=1"), std::string::npos) << output;
   EXPECT_TRUE(stack.containers().empty());
-  EXPECT_EQ(
-      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + alice.sessionCookie()})
-          .status,
-      401);
+  EXPECT_EQ(getSession(stack, alice.sessionCookie()).status, 401);
 
   const HttpResponse again = login(stack, "alice", "alice-pass");
   ASSERT_EQ(again.status, 200) << again.body;

@@ -41,7 +41,7 @@ TEST(IntegrationLogin, LoginStartsContainerLogoutDestroysIt) {
   EXPECT_NE(response.set_cookies[0].find("HttpOnly"), std::string::npos);
   EXPECT_NE(response.set_cookies[0].find("SameSite=Strict"), std::string::npos);
 
-  // The container runs with berth's labels and answers HTTP on the port.
+  // The container runs with berth's labels and responds to HTTP on the port.
   const docker::Container container = testDocker().inspect(container_id);
   EXPECT_EQ(container.state, "running");
   EXPECT_EQ(container.labels.at("io.berth.managed"), "true");
@@ -96,14 +96,8 @@ TEST(IntegrationLogin, SecondLoginReusesRunningContainer) {
 
   // Both browsers stay logged in.
   EXPECT_NE(first.sessionCookie(), second.sessionCookie());
-  EXPECT_EQ(
-      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + first.sessionCookie()})
-          .status,
-      200);
-  EXPECT_EQ(http("GET", stack.url("/api/session"), "",
-                 {"Cookie: berth_session=" + second.sessionCookie()})
-                .status,
-            200);
+  EXPECT_EQ(getSession(stack, first.sessionCookie()).status, 200);
+  EXPECT_EQ(getSession(stack, second.sessionCookie()).status, 200);
 }
 
 TEST(IntegrationLogin, LoginReplacesVanishedContainer) {

@@ -42,7 +42,7 @@ std::vector<pid_t> childrenOf(pid_t parent) {
   return children;
 }
 
-TEST(IntegrationServe, SecondPoolOnSameSocketRefused) {
+TEST(IntegrationServe, SecondPoolOnSameSocketRejected) {
   Stack stack;
   const std::string socket = stack.dir() + "/berth.sock";
   const ino_t before = inodeOf(socket);

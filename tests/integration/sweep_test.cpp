@@ -44,10 +44,7 @@ TEST(IntegrationSweep, ContainerRemovedOutOfBandDropsSession) {
   const std::string auth = "Authorization: Bearer " + stack.adminToken();
   EXPECT_EQ(http("GET", stack.url("/api/containers/alice"), "", {auth}).status, 404);
   EXPECT_TRUE(lifecycle::portFree("127.0.0.1", port));
-  EXPECT_EQ(
-      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + first.sessionCookie()})
-          .status,
-      401);
+  EXPECT_EQ(getSession(stack, first.sessionCookie()).status, 401);
 
   const HttpResponse second = login(stack, "alice", "alice-pass");
   ASSERT_EQ(second.status, 200) << second.body;
@@ -58,7 +55,7 @@ TEST(IntegrationSweep, ContainerRemovedOutOfBandDropsSession) {
 TEST(IntegrationSweep, LoginDuringListCallKeepsSession) {
   Stack stack;
 
-  // The sweep talks to the engine through a proxy that holds back the answer
+  // The sweep talks to the engine through a proxy that delays the response
   // to its list call, and alice logs in while it waits.
   SlowListProxy proxy(stack.dir() + "/slow-engine.sock", std::chrono::milliseconds(3000));
   const std::string slow_config = stack.dir() + "/slow.conf";
@@ -85,10 +82,7 @@ TEST(IntegrationSweep, LoginDuringListCallKeepsSession) {
   EXPECT_EQ(sweep_status, 0) << output;
   EXPECT_TRUE(contains(output, "containers=0 sessions=1")) << output;
   EXPECT_TRUE(contains(output, "sessions_dropped=0")) << output;
-  EXPECT_EQ(
-      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + alice.sessionCookie()})
-          .status,
-      200);
+  EXPECT_EQ(getSession(stack, alice.sessionCookie()).status, 200);
   EXPECT_EQ(stack.containers().size(), 1u);
 }
 
@@ -136,10 +130,7 @@ TEST(IntegrationSweep, IdleSessionReapedActiveSessionKept) {
   // Bob keeps making requests; alice makes none.
   const auto until = Clock::now() + std::chrono::milliseconds(3500);
   while (Clock::now() < until) {
-    EXPECT_EQ(
-        http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + bob.sessionCookie()})
-            .status,
-        200);
+    EXPECT_EQ(getSession(stack, bob.sessionCookie()).status, 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 
@@ -154,10 +145,7 @@ TEST(IntegrationSweep, IdleSessionReapedActiveSessionKept) {
   const auto containers = stack.containers();
   ASSERT_EQ(containers.size(), 1u);
   EXPECT_EQ(containers[0].labels.at("io.berth.user"), "bob");
-  EXPECT_EQ(
-      http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + alice.sessionCookie()})
-          .status,
-      401);
+  EXPECT_EQ(getSession(stack, alice.sessionCookie()).status, 401);
 }
 
 TEST(IntegrationSweep, OpenWorkspaceConnectionKeepsSession) {
@@ -201,13 +189,12 @@ TEST(IntegrationSweep, SessionPastMaxLifetimeReaped) {
   // Active, but older than max_lifetime.
   const auto until = Clock::now() + std::chrono::milliseconds(3500);
   while (Clock::now() < until) {
-    http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + alice.sessionCookie()});
+    getSession(stack, alice.sessionCookie());
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 
   // Before the sweep, the expired session is refused already.
-  const HttpResponse expired = http("GET", stack.url("/api/session"), "",
-                                    {"Cookie: berth_session=" + alice.sessionCookie()});
+  const HttpResponse expired = getSession(stack, alice.sessionCookie());
   EXPECT_EQ(expired.status, 401);
   EXPECT_EQ(stringMember(parseJson(expired.body), "type"), "urn:berth:problem:session-expired");
 

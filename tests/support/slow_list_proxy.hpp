@@ -9,9 +9,9 @@
 
 namespace berth::testing {
 
-// A unix-socket proxy in front of the real Docker socket that holds back the
-// engine's answer to each container list call for `delay`. It stands in for a
-// busy engine, which the real one cannot be made to be on demand, so that a
+// A unix-socket proxy in front of the real Docker socket that delays the
+// engine's response to each container list call by `delay`. It stands in for
+// a busy engine, because the real one cannot be slowed on demand, so that a
 // test can run a login inside a sweep's list call. Every other call passes
 // through unchanged.
 class SlowListProxy {

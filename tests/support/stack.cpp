@@ -169,6 +169,10 @@ HttpResponse login(const Stack& stack, const std::string& user, const std::strin
               {"Content-Type: application/json"});
 }
 
+HttpResponse getSession(const Stack& stack, const std::string& token) {
+  return http("GET", stack.url("/api/session"), "", {"Cookie: berth_session=" + token});
+}
+
 docker::Client& testDocker() {
   thread_local docker::Client client(docker::ClientOptions{});
   return client;

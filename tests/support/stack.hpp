@@ -94,6 +94,9 @@ struct HttpResponse {
 HttpResponse http(const std::string& method, const std::string& url, const std::string& body = "",
                   const std::vector<std::string>& headers = {});
 
+// GET /api/session with the session token as the berth_session cookie.
+HttpResponse getSession(const Stack& stack, const std::string& token);
+
 // POST /login with a JSON body.
 HttpResponse login(const Stack& stack, const std::string& user, const std::string& password);
 
